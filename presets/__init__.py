@@ -1,0 +1,1 @@
+"""Built-in presets: the TOML files in this folder."""

@@ -1,0 +1,212 @@
+"""The ``styletransfer`` command: parses arguments and calls the library.
+
+Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+from .analysis import supported_wavelets
+from .errors import ParameterError
+from .presets import builtin_presets, load_preset
+from .progress import StageBar
+from .settings import MODES
+from .transfer import STAGES
+
+PROG = "styletransfer"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ParameterError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser with its subcommands."""
+    parser = _Parser(prog=PROG, description="Music style transfer in the wavelet domain: keep "
+                     "the content's melody, rhythm and dynamics, take the style's timbre.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="style a content track after a style track or corpus",
+                              description="Style CONTENT after --style and write the result.")
+    run.add_argument("content", metavar="CONTENT", help="content audio (WAV, FLAC, OGG, AIFF, "
+                     "AU, MP3)")
+    run.add_argument("--style", "-s", metavar="STYLE", action="extend", nargs="+",
+                     required=True, help="style audio file(s), or one style learnt with "
+                     "'styletransfer learn' (.npz)")
+    run.add_argument("-o", "--output", metavar="OUT", help="output .wav or .flac "
+                     "(default: CONTENT.styled.wav next to the content)")
+    run.add_argument("--preset", metavar="NAME|PATH", help="named settings (see "
+                     "'styletransfer presets'); options given here override it")
+    _add_setting_options(run)
+    run.add_argument("--mode", choices=MODES, default=None,
+                     help="timbre: reshape the content's sound; mosaic: rebuild it from the "
+                     "style's sound (default timbre)")
+    run.add_argument("--strength", type=float, metavar="0..1",
+                     help="how far to move towards the style (default 0.8)")
+    run.add_argument("--smoothing", type=int, metavar="FRAMES",
+                     help="frames over which state choices are smoothed (default 5)")
+    run.add_argument("--continuity", type=float, metavar="COST",
+                     help="mosaic: cost of jumping within the style (default 1.0)")
+    run.add_argument("--engine", choices=("numpy",), default="numpy",
+                     help="resynthesis engine (default numpy)")
+    run.add_argument("--subtype", default="24", metavar="16|24|float",
+                     help="output sample format (default 24; FLAC holds 16 or 24)")
+    run.add_argument("--save-plan", metavar="PLAN.npz", help="also save the render plan")
+    run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
+
+    learn = commands.add_parser("learn", help="learn a style once and save it as .npz",
+                                description="Learn a style from one or many audio files.")
+    learn.add_argument("styles", metavar="STYLE", nargs="+", help="style audio files")
+    learn.add_argument("-o", "--output", metavar="STYLE.npz", required=True,
+                       help="where to save the learnt style")
+    _add_setting_options(learn)
+    learn.add_argument("--sr", type=int, help="sample rate to learn at (default: the first "
+                       "file's)")
+    learn.add_argument("--no-audio", action="store_true", help="keep only the statistics: "
+                       "smaller, but no mosaic mode and no re-learning at other rates")
+    learn.add_argument("--force", action="store_true", help="overwrite an existing file")
+    learn.add_argument("--quiet", "-q", action="store_true", help="no summary")
+
+    commands.add_parser("presets", help="list the presets with a description each")
+
+    demo = commands.add_parser("demo", help="make example clips and style them",
+                               description="Synthesise a content and a style clip and style "
+                               "the content with the 'balanced' and 'mosaic' presets.")
+    demo.add_argument("-o", "--output", default="demo-output", metavar="DIR",
+                      help="folder for the clips (default demo-output)")
+    demo.add_argument("--force", action="store_true", help="overwrite earlier demo files")
+    demo.add_argument("--quiet", "-q", action="store_true", help="no progress")
+    return parser
+
+
+def _add_setting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clusters", "-k", type=int, metavar="K",
+                        help="number of style states (default 8)")
+    parser.add_argument("--wavelet", metavar="NAME",
+                        help=f"discrete wavelet (default sym8; {len(supported_wavelets())} "
+                        "available, e.g. db4, sym8, coif3)")
+    parser.add_argument("--levels", type=int, metavar="N",
+                        help="wavelet depth, bands = N + 1 (default: lowest band near 86 Hz)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code.
+
+    Examples
+    --------
+    >>> main(["presets"])  # doctest: +SKIP
+    balanced  The content's own sound in the style's tone colour; the default
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return 2
+        return int(_COMMANDS[args.command](args))
+    except ParameterError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"{PROG}: error: out of memory: use shorter files or fewer --levels",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # an internal error: report it on one line, with its type
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("mode", "strength", "clusters", "wavelet", "levels", "seed", "smoothing",
+             "continuity")
+    return {name: getattr(args, name, None) for name in names}
+
+
+def _preload_models() -> None:
+    """Import scikit-learn in the background while audio is read and analysed."""
+    def target() -> None:
+        import sklearn.mixture  # noqa: F401
+        import sklearn.neighbors  # noqa: F401
+
+    threading.Thread(target=target, daemon=True).start()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .files import transfer_files
+
+    _preload_models()
+    started = time.perf_counter()
+    with StageBar(STAGES, enabled=not args.quiet) as bar:
+        result = transfer_files(args.content, args.style, args.output, preset=args.preset,
+                                options=_settings_options(args), subtype=args.subtype,
+                                force=args.force, save_plan=args.save_plan, progress=bar)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        plan = result.plan
+        note = "" if result.gain == 1.0 else f", normalised by {20 * _log10(result.gain):.1f} dB"
+        print(f"{PROG}: {plan.mode}, {plan.duration:.1f} s of audio in {elapsed:.1f} s "
+              f"({plan.duration / elapsed:.0f}x real time){note}", file=sys.stderr)
+    print(result.output)
+    return 0
+
+
+def _learn(args: argparse.Namespace) -> int:
+    from .files import learn_files
+
+    model = learn_files(args.styles, args.output, options=_settings_options(args), sr=args.sr,
+                        keep_audio=not args.no_audio, force=args.force)
+    if not args.quiet:
+        print(f"{PROG}: learnt {model.n_states_} states from {len(model.labels_)} frames "
+              f"at {model.sr_} Hz", file=sys.stderr)
+    print(args.output)
+    return 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    presets = [load_preset(name) for name in builtin_presets()]
+    width = max(len(p.name) for p in presets)
+    for preset in presets:
+        print(f"{preset.name:<{width}}  {preset.description}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    _preload_models()
+    results = []
+    with StageBar(STAGES, enabled=not args.quiet) as bar:
+        results = run_demo(args.output, force=args.force, progress=bar)
+    print(f"content: {results[0].output.parent / 'content.wav'}")
+    print(f"style:   {results[0].output.parent / 'style.wav'}")
+    for result in results:
+        print(f"styled:  {result.output}")
+    return 0
+
+
+def _log10(value: float) -> float:
+    import math
+
+    return math.log10(value)
+
+
+_COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

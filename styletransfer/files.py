@@ -1,0 +1,166 @@
+"""File-level jobs: from paths on disk to a written result, checking everything first.
+
+Every check that can fail on bad input runs before any work, and results are written
+atomically, so a failed job leaves no partial file and never touches its inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import audio
+from .atomic import atomic_target
+from .errors import ParameterError
+from .model import StyleModel
+from .plan import RenderPlan
+from .presets import load_preset
+from .settings import Settings
+from .transfer import Progress, learn, transfer
+
+MODEL_SUFFIX = ".npz"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What `transfer_files` wrote.
+
+    Attributes
+    ----------
+    output : Path
+        The audio file.
+    plan : RenderPlan
+        The rendered plan.
+    settings : Settings
+        The settings used (defaults, preset, learnt model and options merged).
+    gain : float
+        Normalisation gain applied to stay under -1 dBFS (1.0: none).
+    """
+
+    output: Path
+    plan: RenderPlan
+    settings: Settings
+    gain: float
+
+
+def default_output(content: str | os.PathLike[str]) -> Path:
+    """``NAME.styled.wav`` next to the content.
+
+    Examples
+    --------
+    >>> default_output("music/song.flac")
+    PosixPath('music/song.styled.wav')
+    """
+    path = Path(content)
+    return path.with_name(path.stem + ".styled.wav")
+
+
+def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]],
+                   output: str | os.PathLike[str] | None = None, *,
+                   preset: str | None = None, options: dict[str, Any] | None = None,
+                   subtype: str = "PCM_24", force: bool = False,
+                   save_plan: str | os.PathLike[str] | None = None,
+                   progress: Progress | None = None) -> RunResult:
+    """Style ``content`` after ``styles`` (audio files or one learnt ``.npz``) into ``output``.
+
+    Settings are merged in this order, later winning: defaults, ``preset``, the settings a
+    learnt style was made with, then ``options`` (field name -> value; None is ignored).
+
+    Examples
+    --------
+    >>> transfer_files("a.wav", ["b.wav"], "a.styled.wav", preset="mosaic")  # doctest: +SKIP
+    """
+    if not styles:
+        raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
+    subtype = audio.normalise_subtype(subtype)
+    out = Path(output) if output is not None else default_output(content)
+    inputs = (content, *styles)
+    audio.check_output_path(out, subtype=subtype, inputs=inputs, force=force)
+    plan_path = None
+    if save_plan is not None:
+        plan_path = _check_side_path(save_plan, ".npz", inputs=(*inputs, out), force=force)
+        if plan_path == out.resolve():
+            raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
+    settings = load_preset(preset).settings if preset else Settings()
+    settings = settings.updated(options or {}).checked()
+
+    y, sr = audio.load(content)
+    model, style_audio = _load_styles(styles)
+    if model is not None:
+        learnt = {"clusters": model.n_states, "seed": model.seed, "wavelet": model.wavelet_}
+        if model.sr_ == sr:
+            learnt["levels"] = model.level_
+        settings = settings.updated(learnt).updated(options or {}).checked()
+    result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
+                            progress=progress,
+                            sources={"content": str(content), "styles": [str(s) for s in styles]})
+    gain = audio.write(out, result, sr, subtype=subtype)
+    if plan_path is not None:
+        _atomic_save(plan_path, plan.save)
+    return RunResult(output=out, plan=plan, settings=settings, gain=gain)
+
+
+def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *,
+                options: dict[str, Any] | None = None, sr: int | None = None,
+                keep_audio: bool = True, force: bool = False) -> StyleModel:
+    """Learn a style from audio files and save it as ``.npz`` (see `StyleModel.save`).
+
+    Examples
+    --------
+    >>> learn_files(["a.wav", "b.flac"], "mystyle.npz")  # doctest: +SKIP
+    """
+    if not styles:
+        raise ParameterError("no style files given: name at least one audio file")
+    target = _check_side_path(output, MODEL_SUFFIX, inputs=tuple(styles), force=force)
+    settings = Settings().updated(options or {}).checked()
+    if sr is not None and not 1000 <= sr <= 768000:
+        raise ParameterError(f"--sr {sr} is out of range: use 1000 to 768000")
+    tracks = [audio.load(path) for path in styles]
+    for path in styles:
+        if str(path).lower().endswith(MODEL_SUFFIX):
+            raise ParameterError(f"{path}: is a learnt model, not audio: learn from audio files")
+    rate = sr or tracks[0][1]
+    n_channels = tracks[0][0].shape[0]
+    model = learn(tracks, sr=rate, n_channels=n_channels, settings=settings)
+    kept = [audio.to_channels(audio.resample(y, y_sr, rate), n_channels) for y, y_sr in tracks]
+    _atomic_save(target, lambda p: model.save(p, audio=kept if keep_audio else None))
+    return model
+
+
+def _load_styles(styles: Sequence[str | os.PathLike[str]],
+                 ) -> tuple[StyleModel | None, list[tuple[np.ndarray, int]]]:
+    models = [s for s in styles if str(s).lower().endswith(MODEL_SUFFIX)]
+    if models and len(styles) > 1:
+        raise ParameterError("give either one learnt .npz style or audio files, not both")
+    if models:
+        if not Path(models[0]).is_file():
+            raise ParameterError(f"{models[0]}: no such file: check the path")
+        model, tracks = StyleModel.load(models[0])
+        return model, [(track, model.sr_) for track in tracks]
+    return None, [audio.load(path) for path in styles]
+
+
+def _check_side_path(path: str | os.PathLike[str], suffix: str, *,
+                     inputs: tuple[str | os.PathLike[str], ...], force: bool) -> Path:
+    target = Path(path)
+    if target.suffix.lower() != suffix:
+        raise ParameterError(f"{target}: must end in {suffix}")
+    if not (target.parent if str(target.parent) else Path(".")).is_dir():
+        raise ParameterError(f"{target}: folder {target.parent} does not exist: create it first")
+    for item in inputs:
+        if Path(item).resolve() == target.resolve():
+            raise ParameterError(f"{target}: is also an input: choose another path")
+    if target.exists() and not force:
+        raise ParameterError(f"{target}: already exists: pass --force to overwrite it")
+    return target.resolve()
+
+
+
+def _atomic_save(target: Path, save: Callable[[Path], None]) -> None:
+    with atomic_target(target) as tmp:
+        save(tmp)

@@ -1,0 +1,182 @@
+"""Mapping content frames onto style states.
+
+How it works
+------------
+1. The content is clustered like a style (a `StyleModel` fitted on the content itself), with
+   as many clusters as the style has states.
+2. Each content cluster is matched to one style state by an optimal assignment (Hungarian
+   algorithm) between the clusters' mixture means, each track standardised on its own: the
+   loudest, brightest or most percussive content cluster meets the style state that plays
+   the same part in the style.
+3. Every content frame gets soft weights over its clusters (mixture posteriors), smoothed
+   over ``smoothing`` frames, and its log band shape is moved cluster-wise: the content
+   cluster's mean shape is replaced by the matched style state's mean shape and the frame's
+   deviation from it is rescaled to the style state's spread. The content keeps its own
+   movements (an attack stays brighter than its decay) inside the style's timbre.
+4. For the ``mosaic`` mode, `choose_segments` picks one style frame per content frame by
+   dynamic programming: close to the mapped target, and continuing the previous style frame
+   where it can (a ``continuity`` cost for every jump, lowered for jumps the style's own
+   state transitions make often).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import Analysis
+from .model import StyleModel
+
+#: How far a content cluster's spread may be rescaled towards the style state's.
+SPREAD_RATIO_LIMITS = (0.25, 2.0)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Content frames expressed in a style's states.
+
+    Attributes
+    ----------
+    weights : np.ndarray
+        ``(n_frames, n_states)`` weight of each style state in each content frame.
+    target_shape : np.ndarray
+        ``(n_frames, n_bands)`` mapped log band shape (strength 1).
+    target_features : np.ndarray
+        ``(n_frames, n_features)`` mapped frame features in the style's standardised space.
+    assignment : np.ndarray
+        ``(n_content_clusters,)`` the style state matched to each content cluster.
+    """
+
+    weights: np.ndarray
+    target_shape: np.ndarray
+    target_features: np.ndarray
+    assignment: np.ndarray
+
+
+def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
+                seed: int = 0) -> Mapping:
+    """Map every frame of ``content`` onto the states of ``model``.
+
+    Parameters
+    ----------
+    content : Analysis
+        The content track, analysed with the model's settings.
+    model : StyleModel
+        A fitted style model.
+    smoothing : int
+        Length in frames of the moving average applied to the state weights (1: none).
+    seed : int
+        Seed of the content clustering.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> rng = np.random.default_rng(0)
+    >>> style = StyleModel(4).fit([analyse(rng.standard_normal((1, 22050)), 22050)])
+    >>> m = map_content(analyse(rng.standard_normal((1, 11025)), 22050), style)
+    >>> m.target_shape.shape == (22, style.n_bands_)
+    True
+    """
+    from scipy.ndimage import uniform_filter1d
+    from scipy.optimize import linear_sum_assignment
+
+    content_model = StyleModel(model.n_states_, seed=seed).fit([content])
+    cost = _squared_distances(content_model.means_, model.means_)
+    rows, cols = linear_sum_assignment(cost)
+    assignment = cost.argmin(axis=1)
+    assignment[rows] = cols
+
+    features = content.features()
+    weights = content_model.posteriors(features)
+    if smoothing > 1:
+        weights = uniform_filter1d(weights, size=int(smoothing), axis=0, mode="nearest")
+        weights /= weights.sum(axis=1, keepdims=True)
+
+    shape = content.band_shape()
+    style_mean = model.shape_mean_[assignment]
+    ratio = np.clip(model.shape_std_[assignment] / content_model.shape_std_, *SPREAD_RATIO_LIMITS)
+    deviation = shape[:, None, :] - content_model.shape_mean_[None, :, :]
+    moved = style_mean[None] + deviation * ratio[None]
+    target_shape = np.einsum("fk,fkb->fb", weights, moved)
+
+    style_weights = weights @ np.eye(model.n_states_)[assignment]
+    n_bands = content.n_bands
+    z_content = (features - content_model.mean_) / content_model.scale_
+    target_features = z_content.copy()
+    target_features[:, :n_bands] = ((target_shape - model.mean_[:n_bands])
+                                    / model.scale_[:n_bands])
+    return Mapping(weights=style_weights, target_shape=target_shape,
+                   target_features=target_features, assignment=assignment)
+
+
+def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuity: float = 1.0,
+                    n_candidates: int = 8) -> np.ndarray:
+    """Choose one style frame per content frame, close to the target and mostly continuous.
+
+    Minimises, by dynamic programming over ``n_candidates`` nearest style frames per content
+    frame (plus the continuations of the previous frame's candidates), the sum of the mean
+    squared feature distances plus ``continuity`` for every jump, a jump costing less where
+    the style itself moves often between the two states. At most ``2 * n_candidates`` paths
+    are kept per frame, so the cost grows linearly with the content's length.
+
+    Parameters
+    ----------
+    target_features : np.ndarray
+        ``(n_frames, n_features)`` wanted features, in the style's standardised space.
+    model : StyleModel
+        The fitted style.
+    continuity : float
+        Cost of a jump (0: every frame picks its nearest style frame).
+    n_candidates : int
+        Nearest style frames considered per content frame.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_frames,)`` style frame indices (into the model's frames, tracks concatenated).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    style_z = (model.features_ - model.mean_) / model.scale_
+    n_style, n_features = style_z.shape
+    k = int(min(n_candidates, n_style))
+    distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(target_features)
+    local_near = distances**2 / n_features
+    labels, track = model.labels_, model.track_
+    jump_cost = continuity * (1.0 + 0.25 * np.log(model.transitions_.max(axis=1, keepdims=True)
+                                                  / model.transitions_))
+    n_frames = target_features.shape[0]
+    backpointers: list[np.ndarray] = []
+    candidates_per_frame: list[np.ndarray] = []
+    candidates = nearest[0]
+    total = local_near[0]
+    for f in range(1, n_frames):
+        leaders = candidates[np.argsort(total, kind="stable")[:k]]
+        follow = leaders + 1
+        valid = follow < n_style
+        follow = np.where(valid, follow, leaders)
+        valid &= track[follow] == track[leaders]
+        follow_cost = np.sum((style_z[follow] - target_features[f]) ** 2, axis=1) / n_features
+        new = np.concatenate([nearest[f], follow])
+        new_local = np.concatenate([local_near[f], np.where(valid, follow_cost, np.inf)])
+        step = jump_cost[labels[candidates][:, None], labels[new][None, :]]
+        step = np.where(new[None, :] == candidates[:, None] + 1, 0.0, step)
+        through = total[:, None] + step
+        best = through.argmin(axis=0)
+        backpointers.append(best)
+        candidates_per_frame.append(candidates)
+        candidates = new
+        total = through[best, np.arange(new.size)] + new_local
+    choice = int(np.argmin(total))
+    segments = np.empty(n_frames, dtype=np.int64)
+    segments[-1] = candidates[choice]
+    for f in range(n_frames - 1, 0, -1):
+        choice = int(backpointers[f - 1][choice])
+        segments[f - 1] = candidates_per_frame[f - 1][choice]
+    return segments
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    diff = a[:, None, :] - b[None, :, :]
+    return np.asarray(np.sum(diff * diff, axis=2))

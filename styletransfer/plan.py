@@ -1,0 +1,183 @@
+"""RenderPlan: the backend-neutral, time-stamped parameters of one rendering.
+
+A plan says, for every frame of ``hop`` samples, how loud each wavelet band should be
+(``gains``, linear amplitude) and, in the ``mosaic`` mode, which style frame plays there
+(``segments``). Every engine consumes the same plan: the numpy engine by inverse wavelet
+transform, SuperCollider engines as OSC parameters. Plans are saved as ``.npz`` (two
+arrays and one JSON string; loading never runs code) and can be streamed frame by frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+
+MODES = ("identity", "timbre", "mosaic")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PlanFrame:
+    """One frame of a plan, as a live engine receives it.
+
+    Attributes
+    ----------
+    index : int
+        Frame number.
+    time : float
+        Start of the frame in seconds from the start of the content.
+    duration : float
+        Frame length in seconds.
+    gains : np.ndarray
+        ``(n_bands,)`` linear band gains, lowest band first.
+    segment : int
+        Style frame to play (``mosaic``), or -1.
+    """
+
+    index: int
+    time: float
+    duration: float
+    gains: np.ndarray
+    segment: int
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """Time-stamped resynthesis parameters, independent of the engine that renders them.
+
+    Attributes
+    ----------
+    mode : str
+        ``identity``, ``timbre`` (reshape the content's bands) or ``mosaic`` (play style
+        frames shaped by the content).
+    sr, n_samples, n_channels : int
+        Output sample rate, length and channel count.
+    wavelet : str
+        Wavelet of the bands.
+    level, hop : int
+        Decomposition depth and frame hop in samples.
+    gains : np.ndarray
+        ``(n_frames, n_bands)`` float32 linear band gains, lowest band first.
+    segments : np.ndarray
+        ``(n_frames,)`` int64 style frame per frame (``mosaic``), else all -1.
+    sources : dict
+        ``{"content": path or None, "styles": [paths]}`` for engines that reload audio.
+    settings : dict
+        The settings that made the plan (strength, clusters, seed, ...), for the record.
+
+    Examples
+    --------
+    >>> plan = RenderPlan.identity(sr=22050, n_samples=5000, n_channels=1, wavelet="db4",
+    ...                            level=5, hop=512)
+    >>> plan.n_frames, plan.n_bands, plan.frame_seconds
+    (10, 6, 0.023219954648526078)
+    """
+
+    mode: str
+    sr: int
+    n_samples: int
+    n_channels: int
+    wavelet: str
+    level: int
+    hop: int
+    gains: np.ndarray
+    segments: np.ndarray
+    sources: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ParameterError(f"plan mode {self.mode!r} is unknown: use one of {MODES}")
+        n_frames = -(-self.n_samples // self.hop)
+        if self.gains.shape != (n_frames, self.level + 1):
+            raise ParameterError(f"plan gains have shape {self.gains.shape}, expected "
+                                 f"({n_frames}, {self.level + 1})")
+        if self.segments.shape != (n_frames,):
+            raise ParameterError(f"plan segments have shape {self.segments.shape}, "
+                                 f"expected ({n_frames},)")
+
+    @classmethod
+    def identity(cls, *, sr: int, n_samples: int, n_channels: int, wavelet: str, level: int,
+                 hop: int) -> RenderPlan:
+        """A plan that gives back the content unchanged (all gains 1)."""
+        n_frames = -(-n_samples // hop)
+        return cls(mode="identity", sr=sr, n_samples=n_samples, n_channels=n_channels,
+                   wavelet=wavelet, level=level, hop=hop,
+                   gains=np.ones((n_frames, level + 1), dtype=np.float32),
+                   segments=np.full(n_frames, -1, dtype=np.int64))
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.gains.shape[0])
+
+    @property
+    def n_bands(self) -> int:
+        return int(self.gains.shape[1])
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.hop / self.sr
+
+    @property
+    def duration(self) -> float:
+        return self.n_samples / self.sr
+
+    def band_edges(self) -> np.ndarray:
+        """``(n_bands, 2)`` nominal lower and upper frequency (Hz) of each band, lowest first.
+
+        Examples
+        --------
+        >>> RenderPlan.identity(sr=48000, n_samples=4096, n_channels=1, wavelet="db4",
+        ...                     level=2, hop=1024).band_edges().tolist()
+        [[0.0, 6000.0], [6000.0, 12000.0], [12000.0, 24000.0]]
+        """
+        nyquist = self.sr / 2
+        uppers = nyquist / 2.0 ** np.arange(self.level, -1, -1)
+        lowers = np.concatenate([[0.0], uppers[:-1]])
+        return np.stack([lowers, uppers], axis=1)
+
+    def frames(self, start: int = 0) -> Iterator[PlanFrame]:
+        """Yield the frames in order, from frame ``start``: what a live engine streams."""
+        seconds = self.frame_seconds
+        for index in range(start, self.n_frames):
+            yield PlanFrame(index=index, time=index * seconds, duration=seconds,
+                            gains=self.gains[index], segment=int(self.segments[index]))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save as ``.npz``: ``gains``, ``segments`` and a JSON string ``meta``."""
+        meta = {"format": "styletransfer-plan", "version": FORMAT_VERSION, "mode": self.mode,
+                "sr": self.sr, "n_samples": self.n_samples, "n_channels": self.n_channels,
+                "wavelet": self.wavelet, "level": self.level, "hop": self.hop,
+                "sources": self.sources, "settings": self.settings}
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, gains=self.gains, segments=self.segments,
+                                meta=np.array(json.dumps(meta)))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RenderPlan:
+        """Load a plan saved by `save`; raises `ParameterError` for anything else."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                if meta.get("format") != "styletransfer-plan":
+                    raise KeyError("format")
+                gains = np.array(data["gains"], dtype=np.float32)
+                segments = np.array(data["segments"], dtype=np.int64)
+            return cls(mode=str(meta["mode"]), sr=int(meta["sr"]),
+                       n_samples=int(meta["n_samples"]), n_channels=int(meta["n_channels"]),
+                       wavelet=str(meta["wavelet"]), level=int(meta["level"]),
+                       hop=int(meta["hop"]), gains=gains, segments=segments,
+                       sources=dict(meta.get("sources", {})),
+                       settings=dict(meta.get("settings", {})))
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise ParameterError(f"{path}: not a styletransfer render plan ({exc}): "
+                                 "make one with 'styletransfer run --save-plan'") from None

@@ -1,0 +1,97 @@
+"""Presets: named settings kept as TOML files in ``presets/``.
+
+A preset file holds a one-line ``description`` and any of the `Settings` fields::
+
+    description = "Content's notes in the style's tone colour."
+    mode = "timbre"
+    strength = 0.8
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ParameterError
+from .settings import Settings, field_types
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of settings.
+
+    Examples
+    --------
+    >>> p = load_preset("balanced")
+    >>> p.settings.mode
+    'timbre'
+    """
+
+    name: str
+    description: str
+    values: dict[str, Any]
+    path: str
+
+    @property
+    def settings(self) -> Settings:
+        return Settings().updated(self.values)
+
+
+def builtin_presets() -> dict[str, Path]:
+    """Names and files of the presets shipped with styletransfer, sorted by name."""
+    folder = resources.files("styletransfer.preset_files")
+    found = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".toml"):
+            found[entry.name[:-5]] = Path(str(entry))
+    return dict(sorted(found.items()))
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """Load a built-in preset by name, or a preset file by path.
+
+    Raises `ParameterError` for an unknown name, an unreadable file, malformed TOML, an
+    unknown key or a value of the wrong type or range (naming the file and key).
+    """
+    shipped = builtin_presets()
+    if name_or_path in shipped:
+        path = shipped[name_or_path]
+    else:
+        path = Path(name_or_path)
+        if path.suffix != ".toml" or not path.is_file():
+            raise ParameterError(f"--preset {name_or_path!r} is neither a preset name nor a "
+                                 f".toml file: use one of {', '.join(shipped)} "
+                                 "(see 'styletransfer presets')")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{path}: cannot read preset ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{path}: malformed TOML ({exc}): fix the preset file") from None
+    return _checked_preset(path, data)
+
+
+def _checked_preset(path: Path, data: dict[str, Any]) -> Preset:
+    types = field_types()
+    description = data.pop("description", None)
+    if not isinstance(description, str) or not description.strip():
+        raise ParameterError(f"{path}: key 'description' is missing or empty: add a one-line "
+                             "description")
+    for key, value in data.items():
+        if key not in types:
+            raise ParameterError(f"{path}: unknown key {key!r}: use description or "
+                                 f"{', '.join(types)}")
+        wanted = types[key]
+        ok = (isinstance(value, wanted) if wanted is not float
+              else isinstance(value, int | float)) and not isinstance(value, bool)
+        if not ok:
+            raise ParameterError(f"{path}: key {key!r} must be {wanted.__name__}, got {value!r}")
+    values = {k: float(v) if types[k] is float else v for k, v in data.items()}
+    try:
+        Settings().updated(values).checked()
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: {exc}") from None
+    return Preset(name=path.stem, description=description.strip(), values=values, path=str(path))

@@ -1,0 +1,101 @@
+"""Transfer settings: defaults, validation, and the names the command line uses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from .analysis import DEFAULT_WAVELET, check_wavelet
+from .errors import ParameterError
+
+MODES = ("timbre", "mosaic")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes a transfer. Each field is also a ``run`` option of the same name.
+
+    Attributes
+    ----------
+    mode : str
+        ``timbre`` (the content's own sound, reshaped to the style's band balance) or
+        ``mosaic`` (the style's sound, rearranged to follow the content).
+    strength : float
+        0 keeps the content's band balance, 1 takes the style's fully.
+    clusters : int
+        Number of style states (k-means clusters and mixture components).
+    wavelet : str
+        PyWavelets discrete wavelet.
+    levels : int or None
+        Wavelet depth (bands = levels + 1); None picks a depth from the sample rate.
+    seed : int
+        Random seed: same inputs and seed give bit-identical output.
+    smoothing : int
+        Frames over which state weights are averaged (1: none).
+    continuity : float
+        ``mosaic`` only: cost of jumping to another place in the style (0: jump freely).
+    max_boost_db : float
+        Largest boost any band may get, in dB (bounds noise lifted from near-silent bands).
+
+    Examples
+    --------
+    >>> Settings(strength=0.5).checked().strength
+    0.5
+    """
+
+    mode: str = "timbre"
+    strength: float = 0.8
+    clusters: int = 8
+    wavelet: str = DEFAULT_WAVELET
+    levels: int | None = None
+    seed: int = 0
+    smoothing: int = 5
+    continuity: float = 1.0
+    max_boost_db: float = 24.0
+
+    def checked(self) -> Settings:
+        """Return self after checking every value; raises `ParameterError` naming the option."""
+        if self.mode not in MODES:
+            raise ParameterError(f"--mode {self.mode!r} is unknown: use timbre or mosaic")
+        _check_range("strength", self.strength, 0.0, 1.0, float)
+        _check_range("clusters", self.clusters, 1, 64, int)
+        if self.levels is not None:
+            _check_range("levels", self.levels, 1, 16, int)
+        _check_range("seed", self.seed, 0, 2**32 - 1, int)
+        _check_range("smoothing", self.smoothing, 1, 200, int)
+        _check_range("continuity", self.continuity, 0.0, 100.0, float)
+        _check_range("max-boost-db", self.max_boost_db, 0.0, 60.0, float)
+        check_wavelet(self.wavelet)
+        return self
+
+    def updated(self, values: dict[str, Any]) -> Settings:
+        """A copy with ``values`` (field name -> value) applied; None values are ignored."""
+        known = {f.name for f in fields(self)}
+        changes = {k: v for k, v in values.items() if v is not None and k in known}
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def field_types() -> dict[str, type]:
+    """The Python type of each setting (``levels`` is ``int``), for checking presets.
+
+    Examples
+    --------
+    >>> field_types()["strength"]
+    <class 'float'>
+    """
+    return {"mode": str, "strength": float, "clusters": int, "wavelet": str, "levels": int,
+            "seed": int, "smoothing": int, "continuity": float, "max_boost_db": float}
+
+
+def _check_range(name: str, value: Any, low: float, high: float, kind: type) -> None:
+    flag = "--" + name.replace("_", "-")
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if not numeric or (kind is int and not float(value).is_integer()):
+        raise ParameterError(f"{flag} {value!r} is not a{'n integer' if kind is int else ' number'}"
+                             f": use a value from {low:g} to {high:g}")
+    if not low <= value <= high:
+        raise ParameterError(f"{flag} {value!r} is out of range: use a value from "
+                             f"{low:g} to {high:g}")

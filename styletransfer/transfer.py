@@ -1,0 +1,228 @@
+"""The whole transfer: analyse, learn the style, map, plan and render.
+
+Examples
+--------
+>>> import numpy as np
+>>> from styletransfer import Settings, transfer
+>>> rng = np.random.default_rng(0)
+>>> content, style = rng.standard_normal((1, 44100)), rng.standard_normal((2, 22050))
+>>> out, plan = transfer(content, 22050, [(style, 22050)], settings=Settings(clusters=4))
+>>> out.shape, plan.mode
+((1, 44100), 'timbre')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .analysis import ENERGY_FLOOR, Analysis, analyse, default_hop, default_level
+from .audio import check_audio, resample, to_channels
+from .engine_numpy import render
+from .errors import ParameterError
+from .mapping import Mapping, choose_segments, map_content
+from .model import StyleModel
+from .plan import RenderPlan
+from .settings import Settings
+
+#: Called with the name of each stage as it starts.
+Progress = Callable[[str], None]
+STAGES = ("analysing content", "analysing style", "learning style", "mapping", "rendering")
+
+
+def transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, int]], *,
+             settings: Settings | None = None, model: StyleModel | None = None,
+             progress: Progress | None = None,
+             sources: dict[str, object] | None = None) -> tuple[np.ndarray, RenderPlan]:
+    """Make ``content`` sound in the style of ``styles`` with the numpy engine.
+
+    Parameters
+    ----------
+    content : np.ndarray
+        ``(n_channels, n_samples)`` content audio.
+    sr : int
+        The content's sample rate; the output has the same rate, length and channels.
+    styles : sequence of (np.ndarray, int)
+        Style tracks with their sample rates (resampled to ``sr`` as needed).
+    settings : Settings
+        Mode, strength, clusters, wavelet...; defaults to ``Settings()``.
+    model : StyleModel, optional
+        A model learnt earlier; used as it is when it matches ``sr`` and ``settings``,
+        otherwise learnt again from ``styles``.
+    progress : callable, optional
+        Called with each stage's name (see `STAGES`).
+    sources : dict, optional
+        File names recorded in the plan.
+
+    Returns
+    -------
+    audio : np.ndarray
+        ``(n_channels, n_samples)`` float64, not yet peak-limited.
+    plan : RenderPlan
+        The plan that was rendered.
+    """
+    plan, content_analysis, style_analysis = plan_transfer(
+        content, sr, styles, settings=settings, model=model, progress=progress, sources=sources)
+    _step(progress, "rendering")
+    return render(plan, content_analysis, style_analysis), plan
+
+
+def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, int]], *,
+                  settings: Settings | None = None, model: StyleModel | None = None,
+                  progress: Progress | None = None, sources: dict[str, object] | None = None,
+                  ) -> tuple[RenderPlan, Analysis, Analysis | None]:
+    """Everything `transfer` does but rendering: returns the plan and the analyses it needs."""
+    settings = (settings or Settings()).checked()
+    check_audio(content, name="content")
+    level = settings.levels or default_level(sr)
+    hop = default_hop(sr, level)
+    _step(progress, "analysing content")
+    content_analysis = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop)
+
+    _step(progress, "analysing style")
+    style_analysis = None
+    reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
+    if not reuse or settings.mode == "mosaic":
+        if not styles:
+            raise ParameterError("the style model holds no audio and does not match these "
+                                 "settings: learn it again from audio, or give --style audio")
+        style_analysis = analyse_styles(styles, sr=sr, n_channels=content.shape[0],
+                                        settings=settings, level=level, hop=hop)
+    _step(progress, "learning style")
+    if not reuse:
+        assert style_analysis is not None
+        model = StyleModel(settings.clusters, seed=settings.seed).fit(style_analysis)
+    assert model is not None
+    _step(progress, "mapping")
+    mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
+                          seed=settings.seed)
+    concatenated = concatenate(style_analysis) if style_analysis else None
+    if settings.mode == "mosaic":
+        assert concatenated is not None
+        plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings)
+    else:
+        plan = plan_timbre(content_analysis, mapping, settings)
+    plan = _with_records(plan, settings, sources)
+    return plan, content_analysis, concatenated
+
+
+def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,
+          settings: Settings | None = None) -> StyleModel:
+    """Learn a `StyleModel` from style tracks resampled to ``sr``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> model = learn([(rng.standard_normal((1, 22050)), 22050)], sr=22050,
+    ...               settings=Settings(clusters=3))
+    >>> model.n_states_
+    3
+    """
+    settings = (settings or Settings()).checked()
+    level = settings.levels or default_level(sr)
+    hop = default_hop(sr, level)
+    analyses = analyse_styles(styles, sr=sr, n_channels=n_channels, settings=settings,
+                              level=level, hop=hop)
+    return StyleModel(settings.clusters, seed=settings.seed).fit(analyses)
+
+
+def matches(model: StyleModel, settings: Settings, *, sr: int, level: int, hop: int) -> bool:
+    """Whether ``model`` was learnt with these analysis settings, clusters and seed."""
+    return (model.sr_, model.wavelet_, model.level_, model.hop_, model.n_states, model.seed) == (
+        sr, settings.wavelet, level, hop, settings.clusters, settings.seed)
+
+
+def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int,
+                   settings: Settings, level: int, hop: int) -> list[Analysis]:
+    """Resample, match channels and analyse each style track."""
+    analyses = []
+    for index, (y, style_sr) in enumerate(styles):
+        check_audio(y, name=f"style {index + 1}")
+        y = to_channels(resample(y, style_sr, sr), n_channels)
+        analyses.append(analyse(y, sr, wavelet=settings.wavelet, level=level, hop=hop))
+    return analyses
+
+
+def concatenate(analyses: Sequence[Analysis]) -> Analysis:
+    """One analysis of several tracks played one after another (frames concatenated)."""
+    if len(analyses) == 1:
+        return analyses[0]
+    first = analyses[0]
+    return Analysis(
+        coeffs=[np.concatenate(bands, axis=1) for bands in zip(*(a.coeffs for a in analyses),
+                                                               strict=True)],
+        sr=first.sr, wavelet=first.wavelet, level=first.level, hop=first.hop,
+        n_samples=sum(a.n_frames for a in analyses) * first.hop,
+        energy=np.concatenate([a.energy for a in analyses]),
+        crest=np.concatenate([a.crest for a in analyses]))
+
+
+def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> RenderPlan:
+    """Gains that move each content frame's band shape ``strength`` of the way to the target."""
+    shape = content.band_shape()
+    wanted = (1.0 - settings.strength) * shape + settings.strength * mapping.target_shape
+    gains = band_gains(content.energy, wanted, content.energy.sum(axis=1),
+                       max_boost_db=settings.max_boost_db)
+    return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64))
+
+
+def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
+                settings: Settings) -> RenderPlan:
+    """Style frames chosen along the mapping, gained to the content's loudness and shape."""
+    segments = choose_segments(mapping.target_features, model, continuity=settings.continuity)
+    segment_shape = style.band_shape()[segments]
+    wanted = ((1.0 - settings.strength) * content.band_shape()
+              + settings.strength * segment_shape)
+    gains = band_gains(style.energy[segments], wanted, content.energy.sum(axis=1),
+                       max_boost_db=settings.max_boost_db)
+    return _plan(content, "mosaic", gains, segments)
+
+
+def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray, *,
+               max_boost_db: float) -> np.ndarray:
+    """Amplitude gains taking ``source_energy`` to ``total`` energy split as ``wanted_shape``.
+
+    Parameters
+    ----------
+    source_energy : np.ndarray
+        ``(n_frames, n_bands)`` energy of what will be played.
+    wanted_shape : np.ndarray
+        ``(n_frames, n_bands)`` wanted log band shape (normalised here).
+    total : np.ndarray
+        ``(n_frames,)`` wanted frame energy (the content's: its dynamics are kept).
+    max_boost_db : float
+        Upper bound of every gain, in dB.
+
+    Examples
+    --------
+    >>> g = band_gains(np.array([[1.0, 1.0]]), np.log([[0.9, 0.1]]), np.array([2.0]),
+    ...                max_boost_db=24)
+    >>> g.round(3).tolist()
+    [[1.342, 0.447]]
+    """
+    share = np.exp(wanted_shape - wanted_shape.max(axis=1, keepdims=True))
+    share /= share.sum(axis=1, keepdims=True)
+    target = total[:, None] * share
+    floor = ENERGY_FLOOR * float(np.mean(total)) / source_energy.shape[1]
+    gains = np.sqrt((target + floor) / (source_energy + floor))
+    return np.minimum(gains, 10 ** (max_boost_db / 20)).astype(np.float32)
+
+
+def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray) -> RenderPlan:
+    return RenderPlan(mode=mode, sr=content.sr, n_samples=content.n_samples,
+                      n_channels=content.n_channels, wavelet=content.wavelet,
+                      level=content.level, hop=content.hop, gains=gains, segments=segments)
+
+
+def _with_records(plan: RenderPlan, settings: Settings,
+                  sources: dict[str, object] | None) -> RenderPlan:
+    return RenderPlan(mode=plan.mode, sr=plan.sr, n_samples=plan.n_samples,
+                      n_channels=plan.n_channels, wavelet=plan.wavelet, level=plan.level,
+                      hop=plan.hop, gains=plan.gains, segments=plan.segments,
+                      sources=dict(sources or {}), settings=settings.as_dict())
+
+
+def _step(progress: Progress | None, stage: str) -> None:
+    if progress is not None:
+        progress(stage)
