@@ -10,6 +10,7 @@ band ``d_j``: features and gains line up with the coefficients without resamplin
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -27,19 +28,24 @@ FRAME_SECONDS = 0.0232
 #: Relative floor (-80 dB) below the mean frame energy, so silent frames stay finite.
 ENERGY_FLOOR = 1e-8
 
+_INEXACT = ("dmey",)
+# Deep levels on short frames are fine with periodic extension: the transform stays exact.
+warnings.filterwarnings("ignore", message="Level value of .* is too high", category=UserWarning,
+                        module="pywt")
 # PyWavelets releases the GIL, so channels are transformed side by side.
 _POOL = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)))
 
 
 def supported_wavelets() -> list[str]:
-    """Names of the discrete wavelets that analysis accepts (PyWavelets' discrete families).
+    """Names of the wavelets analysis accepts: PyWavelets' discrete wavelets that reconstruct
+    perfectly (all but ``dmey``, a truncated approximation of the Meyer wavelet).
 
     Examples
     --------
-    >>> "db4" in supported_wavelets()
-    True
+    >>> "db4" in supported_wavelets(), "dmey" in supported_wavelets()
+    (True, False)
     """
-    return list(pywt.wavelist(kind="discrete"))
+    return [name for name in pywt.wavelist(kind="discrete") if name not in _INEXACT]
 
 
 def check_wavelet(name: str) -> str:
@@ -50,10 +56,10 @@ def check_wavelet(name: str) -> str:
     >>> check_wavelet("sym8")
     'sym8'
     """
-    if name not in pywt.wavelist(kind="discrete"):
+    if name not in supported_wavelets():
         families = ", ".join(f + "N" if f not in ("haar", "dmey") else f
                              for f in pywt.families(short=True) if f not in
-                             ("gaus", "mexh", "morl", "cgau", "shan", "fbsp", "cmor"))
+                             ("gaus", "mexh", "morl", "cgau", "shan", "fbsp", "cmor", "dmey"))
         raise ParameterError(f"--wavelet {name!r} is unknown: use a discrete wavelet such as "
                              f"db4, sym8 or coif3 (families: {families})")
     return name
@@ -95,6 +101,8 @@ class Analysis:
         Length of the track before padding.
     energy : np.ndarray
         ``(n_frames, n_bands)`` band energy per frame, summed over channels.
+    signal : np.ndarray
+        The analysed audio itself, ``(n_channels, n_samples)`` (a reference, not a copy).
     crest : np.ndarray
         ``(n_frames, n_bands)`` log crest factor of each band inside each frame: log of peak
         power over mean power (0 for a steady band, large for a click or a burst).
@@ -108,6 +116,7 @@ class Analysis:
     n_samples: int
     energy: np.ndarray
     crest: np.ndarray
+    signal: np.ndarray
 
     @property
     def n_channels(self) -> int:
@@ -211,7 +220,7 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
     energy = np.stack([p.sum(axis=1) for p in frame_power], axis=1)
     crest = np.stack([_log_crest(p) for p in frame_power], axis=1)
     return Analysis(coeffs=coeffs, sr=int(sr), wavelet=wavelet, level=level, hop=hop,
-                    n_samples=n_samples, energy=energy, crest=crest)
+                    n_samples=n_samples, energy=energy, crest=crest, signal=y)
 
 
 def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int) -> np.ndarray:

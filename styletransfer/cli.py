@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="frames over which state choices are smoothed (default 5)")
     run.add_argument("--continuity", type=float, metavar="COST",
                      help="mosaic: cost of jumping within the style (default 1.0)")
+    run.add_argument("--envelope", type=float, metavar="0..1",
+                     help="mosaic: how closely bands follow the content's attacks (default 1)")
     run.add_argument("--engine", choices=("numpy",), default="numpy",
                      help="resynthesis engine (default numpy)")
     run.add_argument("--subtype", default="24", metavar="16|24|float",
@@ -133,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("mode", "strength", "clusters", "wavelet", "levels", "seed", "smoothing",
-             "continuity")
+             "continuity", "envelope")
     return {name: getattr(args, name, None) for name in names}
 
 

@@ -68,6 +68,9 @@ class RenderPlan:
         ``(n_frames, n_bands)`` float32 linear band gains, lowest band first.
     segments : np.ndarray
         ``(n_frames,)`` int64 style frame per frame (``mosaic``), else all -1.
+    envelope : float
+        ``mosaic``: how much of the content's envelope inside each frame the bands take on
+        (0: none, 1: all); unused by the other modes.
     sources : dict
         ``{"content": path or None, "styles": [paths]}`` for engines that reload audio.
     settings : dict
@@ -90,6 +93,7 @@ class RenderPlan:
     hop: int
     gains: np.ndarray
     segments: np.ndarray
+    envelope: float = 0.0
     sources: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -100,6 +104,8 @@ class RenderPlan:
         if self.gains.shape != (n_frames, self.level + 1):
             raise ParameterError(f"plan gains have shape {self.gains.shape}, expected "
                                  f"({n_frames}, {self.level + 1})")
+        if not 0.0 <= self.envelope <= 1.0:
+            raise ParameterError(f"plan envelope {self.envelope} is outside 0..1")
         if self.segments.shape != (n_frames,):
             raise ParameterError(f"plan segments have shape {self.segments.shape}, "
                                  f"expected ({n_frames},)")
@@ -156,7 +162,7 @@ class RenderPlan:
         meta = {"format": "styletransfer-plan", "version": FORMAT_VERSION, "mode": self.mode,
                 "sr": self.sr, "n_samples": self.n_samples, "n_channels": self.n_channels,
                 "wavelet": self.wavelet, "level": self.level, "hop": self.hop,
-                "sources": self.sources, "settings": self.settings}
+                "envelope": self.envelope, "sources": self.sources, "settings": self.settings}
         with open(path, "wb") as handle:
             np.savez_compressed(handle, gains=self.gains, segments=self.segments,
                                 meta=np.array(json.dumps(meta)))
@@ -176,7 +182,7 @@ class RenderPlan:
                        n_samples=int(meta["n_samples"]), n_channels=int(meta["n_channels"]),
                        wavelet=str(meta["wavelet"]), level=int(meta["level"]),
                        hop=int(meta["hop"]), gains=gains, segments=segments,
-                       sources=dict(meta.get("sources", {})),
+                       envelope=float(meta.get("envelope", 0.0)), sources=dict(meta.get("sources", {})),
                        settings=dict(meta.get("settings", {})))
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise ParameterError(f"{path}: not a styletransfer render plan ({exc}): "

@@ -34,6 +34,9 @@ class Settings:
         Frames over which state weights are averaged (1: none).
     continuity : float
         ``mosaic`` only: cost of jumping to another place in the style (0: jump freely).
+    envelope : float
+        ``mosaic`` only: how closely each band follows the content's envelope inside a
+        frame (0: the style's own, 1: the content's attacks and decays).
     max_boost_db : float
         Largest boost any band may get, in dB (bounds noise lifted from near-silent bands).
 
@@ -51,6 +54,7 @@ class Settings:
     seed: int = 0
     smoothing: int = 5
     continuity: float = 1.0
+    envelope: float = 1.0
     max_boost_db: float = 24.0
 
     def checked(self) -> Settings:
@@ -64,6 +68,7 @@ class Settings:
         _check_range("seed", self.seed, 0, 2**32 - 1, int)
         _check_range("smoothing", self.smoothing, 1, 200, int)
         _check_range("continuity", self.continuity, 0.0, 100.0, float)
+        _check_range("envelope", self.envelope, 0.0, 1.0, float)
         _check_range("max-boost-db", self.max_boost_db, 0.0, 60.0, float)
         check_wavelet(self.wavelet)
         return self
@@ -87,7 +92,8 @@ def field_types() -> dict[str, type]:
     <class 'float'>
     """
     return {"mode": str, "strength": float, "clusters": int, "wavelet": str, "levels": int,
-            "seed": int, "smoothing": int, "continuity": float, "max_boost_db": float}
+            "seed": int, "smoothing": int, "continuity": float, "envelope": float,
+            "max_boost_db": float}
 
 
 def _check_range(name: str, value: Any, low: float, high: float, kind: type) -> None:

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -155,7 +156,9 @@ def concatenate(analyses: Sequence[Analysis]) -> Analysis:
         sr=first.sr, wavelet=first.wavelet, level=first.level, hop=first.hop,
         n_samples=sum(a.n_frames for a in analyses) * first.hop,
         energy=np.concatenate([a.energy for a in analyses]),
-        crest=np.concatenate([a.crest for a in analyses]))
+        crest=np.concatenate([a.crest for a in analyses]),
+        signal=np.concatenate([np.pad(a.signal, ((0, 0), (0, a.n_frames * a.hop - a.n_samples)))
+                               for a in analyses], axis=1))
 
 
 def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> RenderPlan:
@@ -176,7 +179,7 @@ def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: 
               + settings.strength * segment_shape)
     gains = band_gains(style.energy[segments], wanted, content.energy.sum(axis=1),
                        max_boost_db=settings.max_boost_db)
-    return _plan(content, "mosaic", gains, segments)
+    return _plan(content, "mosaic", gains, segments, envelope=settings.envelope)
 
 
 def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray, *,
@@ -209,18 +212,17 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     return np.minimum(gains, 10 ** (max_boost_db / 20)).astype(np.float32)
 
 
-def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray) -> RenderPlan:
+def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray, *,
+          envelope: float = 0.0) -> RenderPlan:
     return RenderPlan(mode=mode, sr=content.sr, n_samples=content.n_samples,
                       n_channels=content.n_channels, wavelet=content.wavelet,
-                      level=content.level, hop=content.hop, gains=gains, segments=segments)
+                      level=content.level, hop=content.hop, gains=gains, segments=segments,
+                      envelope=envelope)
 
 
 def _with_records(plan: RenderPlan, settings: Settings,
                   sources: dict[str, object] | None) -> RenderPlan:
-    return RenderPlan(mode=plan.mode, sr=plan.sr, n_samples=plan.n_samples,
-                      n_channels=plan.n_channels, wavelet=plan.wavelet, level=plan.level,
-                      hop=plan.hop, gains=plan.gains, segments=plan.segments,
-                      sources=dict(sources or {}), settings=settings.as_dict())
+    return dataclasses.replace(plan, sources=dict(sources or {}), settings=settings.as_dict())
 
 
 def _step(progress: Progress | None, stage: str) -> None:
