@@ -10,7 +10,6 @@ band ``d_j``: features and gains line up with the coefficients without resamplin
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,9 +28,6 @@ FRAME_SECONDS = 0.0232
 ENERGY_FLOOR = 1e-8
 
 _INEXACT = ("dmey",)
-# Deep levels on short frames are fine with periodic extension: the transform stays exact.
-warnings.filterwarnings("ignore", message="Level value of .* is too high", category=UserWarning,
-                        module="pywt")
 # PyWavelets releases the GIL, so channels are transformed side by side.
 _POOL = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)))
 
@@ -84,7 +80,7 @@ def default_hop(sr: int, level: int) -> int:
     >>> default_hop(44100, 8), default_hop(22050, 7)
     (1024, 512)
     """
-    hop = 2 ** int(round(np.log2(sr * FRAME_SECONDS)))
+    hop = 2 ** round(float(np.log2(sr * FRAME_SECONDS)))
     return int(max(hop, 2**level))
 
 
@@ -211,8 +207,7 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
         )
     n_frames = -(-n_samples // hop)
     padded = np.pad(y, ((0, 0), (0, n_frames * hop - n_samples)), mode="symmetric")
-    per_channel = list(_POOL.map(
-        lambda ch: pywt.wavedec(ch, wavelet, mode="periodization", level=level), padded))
+    per_channel = list(_POOL.map(lambda ch: _wavedec(ch, wavelet, level), padded))
     coeffs = [np.stack(band) for band in zip(*per_channel, strict=True)]
     sizes = band_sizes(hop, level)
     frame_power = [np.einsum("cn,cn->n", c, c).reshape(n_frames, m)
@@ -233,10 +228,31 @@ def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int) -> np.
     >>> bool(np.allclose(synthesise(a.coeffs, wavelet="db4", n_samples=3001), y))
     True
     """
-    channels = list(_POOL.map(
-        lambda ch: pywt.waverec([band[ch] for band in coeffs], wavelet, mode="periodization"),
-        range(coeffs[0].shape[0])))
+    channels = list(_POOL.map(lambda ch: _waverec([band[ch] for band in coeffs], wavelet),
+                              range(coeffs[0].shape[0])))
     return np.stack(channels)[:, :n_samples]
+
+
+def _wavedec(x: np.ndarray, wavelet: str, level: int) -> list[np.ndarray]:
+    """Multilevel DWT with periodic extension, bands lowest first (as `pywt.wavedec`).
+
+    Written as single-level steps because periodic extension stays exact at any depth,
+    where `pywt.wavedec` would warn about deep levels on short signals.
+    """
+    details = []
+    approximation = x
+    for _ in range(level):
+        approximation, detail = pywt.dwt(approximation, wavelet, mode="periodization")
+        details.append(detail)
+    return [approximation, *details[::-1]]
+
+
+def _waverec(bands: list[np.ndarray], wavelet: str) -> np.ndarray:
+    """Inverse of `_wavedec`."""
+    approximation = bands[0]
+    for detail in bands[1:]:
+        approximation = pywt.idwt(approximation, detail, wavelet, mode="periodization")
+    return np.asarray(approximation)
 
 
 def _log_crest(frame_power: np.ndarray) -> np.ndarray:

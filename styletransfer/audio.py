@@ -50,7 +50,7 @@ def load(path: str | os.PathLike[str], *, sr: int | None = None) -> tuple[np.nda
     Examples
     --------
     >>> y, sr = load("song.flac", sr=44100)  # doctest: +SKIP
-    >>> y.shape
+    >>> y.shape  # doctest: +SKIP
     (2, 1323000)
     """
     path = Path(path)
@@ -78,19 +78,22 @@ def check_audio(y: np.ndarray, *, name: str = "audio") -> None:
 
     Examples
     --------
-    >>> check_audio(np.zeros((1, 10)), name="x.wav")
+    >>> check_audio(np.zeros((1, 10)), name="x.wav")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    styletransfer.errors.ParameterError: x.wav: is silent (all samples are zero): give audio with sound in it
+    styletransfer.errors.ParameterError: x.wav: is silent (all samples are zero): ...
     """
     if y.ndim != 2:
-        raise ParameterError(f"{name}: audio must be (n_channels, n_samples), got shape {y.shape}")
+        raise ParameterError(f"{name}: audio must be (n_channels, n_samples), got {y.shape}")
     if y.shape[1] == 0 or y.shape[0] == 0:
-        raise ParameterError(f"{name}: has no samples (zero length): give a file with audio in it")
+        raise ParameterError(f"{name}: has no samples (zero length): "
+                             "give a file with audio in it")
     if not np.all(np.isfinite(y)):
-        raise ParameterError(f"{name}: holds NaN or infinite samples: repair or re-export the file")
+        raise ParameterError(f"{name}: holds NaN or infinite samples: "
+                             "repair or re-export the file")
     if not np.any(y):
-        raise ParameterError(f"{name}: is silent (all samples are zero): give audio with sound in it")
+        raise ParameterError(f"{name}: is silent (all samples are zero): "
+                             "give audio with sound in it")
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -188,10 +191,9 @@ def check_output_path(path: str | os.PathLike[str], *, subtype: str = "PCM_16",
     if suffix not in WRITE_FORMATS:
         raise ParameterError(f"{out}: output must end in .wav or .flac")
     if subtype not in WRITE_FORMATS[suffix]:
-        raise ParameterError(
-            f"{out}: {suffix[1:].upper()} cannot hold {subtype} samples: "
-            f"use --subtype {' or '.join(s.lower().replace('pcm_', '') for s in WRITE_FORMATS[suffix])}"
-        )
+        choices = " or ".join(s.lower().replace("pcm_", "") for s in WRITE_FORMATS[suffix])
+        raise ParameterError(f"{out}: {suffix[1:].upper()} cannot hold {subtype} samples: "
+                             f"use --subtype {choices}")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise ParameterError(f"{out}: output folder {parent} does not exist: create it first")

@@ -142,7 +142,7 @@ def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
 def _preload_models() -> None:
     """Import scikit-learn in the background while audio is read and analysed."""
     def target() -> None:
-        import sklearn.mixture  # noqa: F401
+        import sklearn.mixture
         import sklearn.neighbors  # noqa: F401
 
     threading.Thread(target=target, daemon=True).start()

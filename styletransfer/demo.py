@@ -80,7 +80,7 @@ def breathy_drone(sr: int = DEMO_SR, *, seconds: float = 6.0, seed: int = 7) -> 
         bells = np.zeros(n)
         for start in rng.choice(n - sr // 2, size=max(1, int(seconds)), replace=False):
             tb = np.arange(n - start) / sr
-            f = midi_hz(rng.integers(76, 88))
+            f = midi_hz(float(rng.integers(76, 88)))
             ratios = np.array([1.0, 2.76, 5.40, 8.93])
             ring = (np.sin(2 * np.pi * f * ratios[:, None] * tb[None, :])
                     / ratios[:, None]).sum(axis=0)

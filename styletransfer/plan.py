@@ -182,7 +182,8 @@ class RenderPlan:
                        n_samples=int(meta["n_samples"]), n_channels=int(meta["n_channels"]),
                        wavelet=str(meta["wavelet"]), level=int(meta["level"]),
                        hop=int(meta["hop"]), gains=gains, segments=segments,
-                       envelope=float(meta.get("envelope", 0.0)), sources=dict(meta.get("sources", {})),
+                       envelope=float(meta.get("envelope", 0.0)),
+                       sources=dict(meta.get("sources", {})),
                        settings=dict(meta.get("settings", {})))
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise ParameterError(f"{path}: not a styletransfer render plan ({exc}): "

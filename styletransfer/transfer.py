@@ -201,7 +201,7 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     --------
     >>> g = band_gains(np.array([[1.0, 1.0]]), np.log([[0.9, 0.1]]), np.array([2.0]),
     ...                max_boost_db=24)
-    >>> g.round(3).tolist()
+    >>> g.astype(float).round(3).tolist()
     [[1.342, 0.447]]
     """
     share = np.exp(wanted_shape - wanted_shape.max(axis=1, keepdims=True))

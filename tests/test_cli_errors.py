@@ -170,7 +170,8 @@ def test_errors_from_the_installed_command_have_no_traceback(clips: dict[str, Pa
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
-def test_failed_write_leaves_no_partial_file(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+def test_failed_write_leaves_no_partial_file(clips: dict[str, Path],
+                                             monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     def broken_write(*args: object, **kwargs: object) -> None:
         path = Path(str(args[0]))

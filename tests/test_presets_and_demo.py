@@ -54,7 +54,7 @@ def test_malformed_presets_name_file_and_key(tmp_path: Path, text: str, words: s
                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(ParameterError, match="bad.toml") as info:
+    with pytest.raises(ParameterError, match=r"bad\.toml") as info:
         load_preset(str(path))
     assert words in str(info.value)
     content = tmp_path / "c.wav"
