@@ -149,7 +149,7 @@ def limit_peak(y: np.ndarray, ceiling: float = PEAK_CEILING) -> tuple[np.ndarray
     >>> limit_peak(np.array([[2.0, -1.0]]), ceiling=1.0)
     (array([[ 1. , -0.5]]), 0.5)
     """
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    peak = max(float(y.max()), -float(y.min())) if y.size else 0.0
     if peak <= ceiling:
         return y, 1.0
     gain = ceiling / peak

@@ -98,7 +98,9 @@ def follow_envelope(signal: np.ndarray, guide: np.ndarray, hop: int,
     power_guide = uniform_filter1d(np.einsum("cn,cn->n", guide, guide), width, mode="nearest")
     ratio = ((power_guide + 1e-9 * float(power_guide.mean()) + 1e-30)
              / (power_signal + 1e-9 * float(power_signal.mean()) + 1e-30))
-    return np.asarray(signal * np.minimum(ratio, 16.0) ** (amount / 2))
+    np.minimum(ratio, 16.0, out=ratio)
+    ratio **= amount / 2
+    return np.asarray(signal * ratio)
 
 
 def crossfade_window(per_frame: int) -> np.ndarray:
@@ -116,17 +118,26 @@ def crossfade_window(per_frame: int) -> np.ndarray:
 
 def _overlap_add(band: np.ndarray, segments: np.ndarray, gains: np.ndarray,
                  per_frame: int) -> np.ndarray:
-    """Band coefficients of the chosen style frames, windowed and overlap-added."""
+    """Band coefficients of the chosen style frames, windowed and overlap-added.
+
+    Each chosen block is two frames long: its first half lands on its own frame, its second
+    half on the next one. The halves are gathered one at a time, so no two-frame copy of
+    the whole output is ever made.
+    """
     m, half = per_frame, per_frame // 2
-    n_channels = band.shape[0]
+    n_channels, n_frames = band.shape[0], segments.size
     padded = np.pad(band, ((0, 0), (half, 2 * m)))
-    index = segments[:, None] * m + np.arange(2 * m)[None, :]
-    blocks = padded[:, index] * crossfade_window(m)[None, None, :]
-    blocks *= gains.astype(np.float64)[None, :, None]
-    out = np.zeros((n_channels, segments.size + 1, m))
-    out[:, :-1] += blocks[:, :, :m]
-    out[:, 1:] += blocks[:, :, m:]
-    return out.reshape(n_channels, -1)[:, half: half + segments.size * m]
+    window = crossfade_window(m)
+    gains = gains.astype(np.float64)[None, :, None]
+    starts = segments[:, None] * m + np.arange(m)[None, :]
+    out = np.empty((n_channels, n_frames + 1, m))
+    np.multiply(padded[:, starts], window[:m], out=out[:, :-1])
+    out[:, :-1] *= gains
+    out[:, -1] = 0.0
+    tail = padded[:, starts + m] * window[m:]
+    tail *= gains
+    out[:, 1:] += tail
+    return out.reshape(n_channels, -1)[:, half: half + n_frames * m]
 
 
 def _require(analysis: Analysis | None, plan: RenderPlan, role: str,

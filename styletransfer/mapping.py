@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .analysis import Analysis
-from .model import StyleModel
+from .model import StyleModel, single_threaded
 
 #: How far a content cluster's spread may be rescaled towards the style state's.
 SPREAD_RATIO_LIMITS = (0.25, 2.0)
@@ -141,33 +141,41 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     style_z = (model.features_ - model.mean_) / model.scale_
     n_style, n_features = style_z.shape
     k = int(min(n_candidates, n_style))
-    distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(target_features)
+    with single_threaded():
+        distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(
+            target_features)
     local_near = distances**2 / n_features
     labels, track = model.labels_, model.track_
     jump_cost = continuity * (1.0 + 0.25 * np.log(model.transitions_.max(axis=1, keepdims=True)
                                                   / model.transitions_))
+    # Everything the loop can look up instead of computing: the frame that continues each
+    # style frame (itself at the very end) and whether that continuation is in the same track.
+    successor = np.minimum(np.arange(n_style) + 1, n_style - 1)
+    continues = (np.arange(n_style) + 1 < n_style) & (track[successor] == track)
+    nearest_labels = labels[nearest]
     n_frames = target_features.shape[0]
     backpointers: list[np.ndarray] = []
     candidates_per_frame: list[np.ndarray] = []
     candidates = nearest[0]
+    candidate_labels = nearest_labels[0]
     total = local_near[0]
+    columns = np.arange(2 * k)
     for f in range(1, n_frames):
         leaders = candidates[np.argsort(total, kind="stable")[:k]]
-        follow = leaders + 1
-        valid = follow < n_style
-        follow = np.where(valid, follow, leaders)
-        valid &= track[follow] == track[leaders]
+        follow = successor[leaders]
         follow_cost = np.sum((style_z[follow] - target_features[f]) ** 2, axis=1) / n_features
         new = np.concatenate([nearest[f], follow])
-        new_local = np.concatenate([local_near[f], np.where(valid, follow_cost, np.inf)])
-        step = jump_cost[labels[candidates][:, None], labels[new][None, :]]
-        step = np.where(new[None, :] == candidates[:, None] + 1, 0.0, step)
+        new_labels = np.concatenate([nearest_labels[f], labels[follow]])
+        new_local = np.concatenate([local_near[f],
+                                    np.where(continues[leaders], follow_cost, np.inf)])
+        step = jump_cost[candidate_labels[:, None], new_labels[None, :]]
+        step[new[None, :] == candidates[:, None] + 1] = 0.0
         through = total[:, None] + step
         best = through.argmin(axis=0)
         backpointers.append(best)
         candidates_per_frame.append(candidates)
-        candidates = new
-        total = through[best, np.arange(new.size)] + new_local
+        candidates, candidate_labels = new, new_labels
+        total = through[best, columns] + new_local
     choice = int(np.argmin(total))
     segments = np.empty(n_frames, dtype=np.int64)
     segments[-1] = candidates[choice]

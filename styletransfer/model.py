@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +96,12 @@ class StyleModel:
         mean, scale = standardisation(features)
         z = (features - mean) / scale
 
-        kmeans = KMeans(n_clusters=n_states, n_init=3, random_state=self.seed).fit(z)
-        gmm = GaussianMixture(n_components=n_states, covariance_type="diag",
-                              means_init=kmeans.cluster_centers_, reg_covar=1e-3,
-                              max_iter=100, random_state=self.seed).fit(z)
-        labels = gmm.predict(z)
+        with single_threaded():
+            kmeans = KMeans(n_clusters=n_states, n_init=3, random_state=self.seed).fit(z)
+            gmm = GaussianMixture(n_components=n_states, covariance_type="diag",
+                                  means_init=kmeans.cluster_centers_, reg_covar=1e-3,
+                                  max_iter=100, random_state=self.seed).fit(z)
+            labels = gmm.predict(z)
         self.mean_, self.scale_ = mean, scale
         self.codebook_ = kmeans.cluster_centers_
         self.means_ = gmm.means_
@@ -186,6 +188,23 @@ class StyleModel:
 
 _ARRAYS = ("mean", "scale", "codebook", "means", "variances", "weights", "labels",
            "features", "track", "transitions", "shape_mean", "shape_std")
+
+
+def single_threaded() -> AbstractContextManager[object]:
+    """Run scikit-learn and BLAS on one thread inside this context.
+
+    Style features are a few thousand rows of about 20 columns: too little work to share
+    out, and OpenMP workers that spin while waiting make k-means and the mixture many times
+    slower on a busy machine. One thread also keeps results independent of the core count.
+
+    Examples
+    --------
+    >>> with single_threaded():
+    ...     pass
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 def standardisation(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
