@@ -19,7 +19,7 @@ import pywt
 from .errors import ParameterError
 
 #: Default wavelet; see the README for the measurements behind it.
-DEFAULT_WAVELET = "sym8"
+DEFAULT_WAVELET = "sym12"
 #: The lowest band's upper edge is kept near this frequency when ``level`` is automatic.
 LOWEST_BAND_HZ = 86.0
 #: Frames last about this long when ``hop`` is automatic.

@@ -27,6 +27,9 @@ from .model import StyleModel
 from .plan import RenderPlan
 from .settings import Settings
 
+#: Band share of the frame energy (dB) below which boosts are withheld, and from which they
+#: are allowed in full (see `band_gains`).
+EMPTY_BAND_DB = (-60.0, -30.0)
 #: Called with the name of each stage as it starts.
 Progress = Callable[[str], None]
 STAGES = ("analysing content", "analysing style", "learning style", "mapping", "rendering")
@@ -186,6 +189,17 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
                max_boost_db: float) -> np.ndarray:
     """Amplitude gains taking ``source_energy`` to ``total`` energy split as ``wanted_shape``.
 
+    Three guards keep the gains clean:
+
+    - a band that holds little of its frame's energy may be boosted less: fully from
+      ``EMPTY_BAND_DB[1]`` (-30 dB) of the frame's energy up, not at all at ``EMPTY_BAND_DB[0]``
+      (-60 dB) and below. What such a band holds is mostly leakage from its neighbours, and
+      lifting it would only lift the transform's aliasing;
+    - no gain exceeds ``max_boost_db``;
+    - log gains are averaged over three frames, weighted by the band's energy, so a quiet
+      frame next to a loud one (the decay before an attack) takes the loud frame's gain
+      instead of a boost that would exaggerate the attack.
+
     Parameters
     ----------
     source_energy : np.ndarray
@@ -208,8 +222,18 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     share /= share.sum(axis=1, keepdims=True)
     target = total[:, None] * share
     floor = ENERGY_FLOOR * float(np.mean(total)) / source_energy.shape[1]
-    gains = np.sqrt((target + floor) / (source_energy + floor))
-    return np.minimum(gains, 10 ** (max_boost_db / 20)).astype(np.float32)
+    log_gain = 0.5 * (np.log(target + floor) - np.log(source_energy + floor))
+    source_total = source_energy.sum(axis=1, keepdims=True) + floor
+    source_db = 10 * np.log10(source_energy / source_total + 1e-30)
+    low, high = EMPTY_BAND_DB
+    allowed_db = max_boost_db * np.clip((source_db - low) / (high - low), 0.0, 1.0)
+    log_gain = np.minimum(log_gain, allowed_db * np.log(10) / 20)
+    weight = source_energy + floor
+    padded_gain = np.pad(log_gain * weight, ((1, 1), (0, 0)), mode="edge")
+    padded_weight = np.pad(weight, ((1, 1), (0, 0)), mode="edge")
+    smooth = ((padded_gain[:-2] + padded_gain[1:-1] + padded_gain[2:])
+              / (padded_weight[:-2] + padded_weight[1:-1] + padded_weight[2:]))
+    return np.exp(smooth).astype(np.float32)
 
 
 def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray, *,

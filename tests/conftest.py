@@ -41,11 +41,19 @@ def read(path: Path) -> tuple[np.ndarray, int]:
 
 
 def band_share(y: np.ndarray, sr: int) -> np.ndarray:
-    """Log share of energy per octave band, from a fixed reference analysis (db8, 7 levels)."""
-    from styletransfer.analysis import analyse
+    """Log share of energy per octave band (edges sr/2**k, lowest band from 0), from an STFT.
 
-    energy = analyse(y, sr, wavelet="db8", level=7).energy.sum(axis=0)
-    return np.log(energy / energy.sum())
+    The reference is the signal's spectrum, not a wavelet analysis, so it judges what is
+    heard rather than what the transform's own coefficients say.
+    """
+    import librosa
+
+    power = np.abs(librosa.stft(y.mean(axis=0), n_fft=4096, hop_length=1024)) ** 2
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=4096)
+    edges = sr / 2 / 2.0 ** np.arange(7, -1, -1)
+    band = np.searchsorted(edges, freqs, side="right").clip(0, 7)
+    energy = np.bincount(band, weights=power.sum(axis=1), minlength=8)
+    return np.asarray(np.log(energy / energy.sum() + 1e-12))
 
 
 def onset_envelope(y: np.ndarray, sr: int) -> np.ndarray:

@@ -36,8 +36,8 @@ def test_presets_move_band_balance_to_style_and_keep_onsets(
     out, _ = transfer(content_audio, SR, [(style_audio, SR)], settings=settings)
     before = band_distance(content_audio, style_audio)
     after = band_distance(out, style_audio)
-    # closer to the style's band balance, the more so the stronger the preset
-    assert after < (1 - 0.4 * settings.strength) * before, (preset, before, after)
+    # closer to the style's band balance (in the heard spectrum), the more so the stronger
+    assert after < (1 - 0.35 * settings.strength) * before, (preset, before, after)
     assert onset_correlation(out, content_audio) >= 0.8
     if settings.mode == "timbre":
         assert onset_correlation(out, content_audio, max_lag=0) >= 0.8
