@@ -212,8 +212,8 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
     sizes = band_sizes(hop, level)
     frame_power = [np.einsum("cn,cn->n", c, c).reshape(n_frames, m)
                    for c, m in zip(coeffs, sizes, strict=True)]
-    energy = np.stack([p.sum(axis=1) for p in frame_power], axis=1)
-    crest = np.stack([_log_crest(p) for p in frame_power], axis=1)
+    energy = np.stack([p.sum(axis=1, dtype=np.float64) for p in frame_power], axis=1)
+    crest = np.stack([_log_crest(p) for p in frame_power], axis=1).astype(np.float64)
     return Analysis(coeffs=coeffs, sr=int(sr), wavelet=wavelet, level=level, hop=hop,
                     n_samples=n_samples, energy=energy, crest=crest, signal=y)
 

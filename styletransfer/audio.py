@@ -1,6 +1,7 @@
 """Reading, checking, resampling and writing audio.
 
-Audio arrays are ``(n_channels, n_samples)`` float64 with an explicit sample rate.
+Audio arrays are ``(n_channels, n_samples)`` float32 or float64 with an explicit sample rate;
+files are read as float32, which holds every sample of a 24-bit file exactly.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ PEAK_CEILING = 10 ** (-1 / 20)
 
 
 def load(path: str | os.PathLike[str], *, sr: int | None = None) -> tuple[np.ndarray, int]:
-    """Read an audio file as a checked ``(n_channels, n_samples)`` float64 array.
+    """Read an audio file as a checked ``(n_channels, n_samples)`` float32 array.
 
     Parameters
     ----------
@@ -59,7 +60,7 @@ def load(path: str | os.PathLike[str], *, sr: int | None = None) -> tuple[np.nda
     if path.is_dir():
         raise ParameterError(f"{path}: is a folder, not an audio file: name a file")
     try:
-        data, file_sr = sf.read(str(path), dtype="float64", always_2d=True)
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise ParameterError(
             f"{path}: not a readable audio file ({_first_line(exc)}): "
@@ -109,7 +110,7 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     if orig_sr == target_sr:
         return y
     out = librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq", axis=-1)
-    return np.asarray(out, dtype=np.float64)
+    return np.asarray(out, dtype=y.dtype)
 
 
 def to_channels(y: np.ndarray, n_channels: int) -> np.ndarray:
@@ -126,9 +127,8 @@ def to_channels(y: np.ndarray, n_channels: int) -> np.ndarray:
     if have < n_channels:
         return y[np.arange(n_channels) % have]
     groups = np.arange(have) % n_channels
-    out = np.zeros((n_channels, y.shape[1]))
-    np.add.at(out, groups, y)
-    return out / np.bincount(groups, minlength=n_channels)[:, None]
+    mix = (groups[None, :] == np.arange(n_channels)[:, None]).astype(y.dtype)
+    return np.asarray(mix / mix.sum(axis=1, keepdims=True) @ y)
 
 
 def limit_peak(y: np.ndarray, ceiling: float = PEAK_CEILING) -> tuple[np.ndarray, float]:
@@ -227,7 +227,7 @@ def write(path: str | os.PathLike[str], y: np.ndarray, sr: int, *,
     """
     out = Path(path)
     fmt = "FLAC" if out.suffix.lower() == ".flac" else "WAV"
-    y, gain = limit_peak(np.asarray(y, dtype=np.float64))
+    y, gain = limit_peak(np.asarray(y))
     with atomic_target(out) as tmp:
         sf.write(str(tmp), y.T, sr, subtype=subtype, format=fmt)
     return gain

@@ -22,7 +22,7 @@ from .plan import RenderPlan
 
 def render(plan: RenderPlan, content: Analysis | None = None,
            style: Analysis | None = None) -> np.ndarray:
-    """Render ``plan`` to audio, ``(plan.n_channels, plan.n_samples)`` float64.
+    """Render ``plan`` to audio, ``(plan.n_channels, plan.n_samples)``, in the analyses' dtype.
 
     Parameters
     ----------
@@ -56,7 +56,7 @@ def render(plan: RenderPlan, content: Analysis | None = None,
         return out
     else:
         source = _require(content, plan, "content", frames=plan.n_frames)
-        coeffs = [band * gain_curve(plan.gains[:, b], m)
+        coeffs = [_apply_gains(band, plan.gains[:, b], m)
                   for b, (band, m) in enumerate(zip(source.coeffs, sizes, strict=True))]
     return synthesise(coeffs, wavelet=plan.wavelet, n_samples=plan.n_samples)
 
@@ -69,9 +69,20 @@ def gain_curve(frame_gains: np.ndarray, per_frame: int) -> np.ndarray:
     >>> gain_curve(np.array([1.0, 3.0]), 2).tolist()
     [1.0, 1.5, 2.5, 3.0]
     """
-    n_frames = frame_gains.shape[0]
-    positions = (np.arange(n_frames * per_frame) + 0.5) / per_frame - 0.5
-    return np.interp(positions, np.arange(n_frames), frame_gains.astype(np.float64))
+    gains = np.asarray(frame_gains)
+    offsets = (np.arange(per_frame) + 0.5) / per_frame - 0.5
+    before = np.diff(gains, prepend=gains[:1])
+    after = np.diff(gains, append=gains[-1:])
+    half = per_frame // 2
+    curve = np.empty((gains.shape[0], per_frame), dtype=gains.dtype)
+    curve[:, :half] = gains[:, None] + offsets[:half] * before[:, None]
+    curve[:, half:] = gains[:, None] + offsets[half:] * after[:, None]
+    return curve.ravel()
+
+
+def _apply_gains(band: np.ndarray, frame_gains: np.ndarray, per_frame: int) -> np.ndarray:
+    """``band`` times the gain curve of ``frame_gains``, in the band's dtype."""
+    return band * gain_curve(frame_gains.astype(band.dtype), per_frame)[None, :]
 
 
 def follow_envelope(signal: np.ndarray, guide: np.ndarray, hop: int,
@@ -127,10 +138,10 @@ def _overlap_add(band: np.ndarray, segments: np.ndarray, gains: np.ndarray,
     m, half = per_frame, per_frame // 2
     n_channels, n_frames = band.shape[0], segments.size
     padded = np.pad(band, ((0, 0), (half, 2 * m)))
-    window = crossfade_window(m)
-    gains = gains.astype(np.float64)[None, :, None]
+    window = crossfade_window(m).astype(band.dtype)
+    gains = gains.astype(band.dtype)[None, :, None]
     starts = segments[:, None] * m + np.arange(m)[None, :]
-    out = np.empty((n_channels, n_frames + 1, m))
+    out = np.empty((n_channels, n_frames + 1, m), dtype=band.dtype)
     np.multiply(padded[:, starts], window[:m], out=out[:, :-1])
     out[:, :-1] *= gains
     out[:, -1] = 0.0
