@@ -11,19 +11,18 @@ loading never runs code (``allow_pickle=False``).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .analysis import Analysis
+from .archive import load_archive, save_archive
 from .errors import ParameterError
 
 FORMAT_VERSION = 1
+ARCHIVE_KIND = "style model"
 
 
 class NotFittedError(ParameterError):
@@ -141,16 +140,13 @@ class StyleModel:
         """
         self._check_fitted()
         tracks = list(audio or [])
-        meta = {"format": "styletransfer-style", "version": FORMAT_VERSION,
-                "n_states": self.n_states, "seed": self.seed, "sr": self.sr_,
+        meta = {"n_states": self.n_states, "seed": self.seed, "sr": self.sr_,
                 "wavelet": self.wavelet_, "level": self.level_, "hop": self.hop_,
                 "n_bands": self.n_bands_, "n_tracks": len(tracks)}
-        arrays: dict[str, Any] = {name: getattr(self, name + "_") for name in _ARRAYS}
+        arrays = {name: np.asarray(getattr(self, name + "_")) for name in _ARRAYS}
         for index, track in enumerate(tracks):
             arrays[f"audio_{index}"] = np.asarray(track, dtype=np.float32)
-        arrays["meta"] = np.array(json.dumps(meta))
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        save_archive(path, ARCHIVE_KIND, FORMAT_VERSION, meta, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> tuple[StyleModel, list[np.ndarray]]:
@@ -158,26 +154,19 @@ class StyleModel:
 
         Raises `ParameterError` for a file that is not a style model.
         """
-        path = Path(path)
+        meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION,
+                                    hint="make one with 'styletransfer learn'")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                if meta.get("format") != "styletransfer-style":
-                    raise KeyError("format")
-                model = cls(n_states=int(meta["n_states"]), seed=int(meta["seed"]))
-                for name in _ARRAYS:
-                    setattr(model, name + "_", np.array(data[name]))
-                audio = [np.array(data[f"audio_{i}"], dtype=np.float64)
-                         for i in range(int(meta["n_tracks"]))]
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise ParameterError(f"{path}: not a styletransfer style model ({exc}): "
-                                 "make one with 'styletransfer learn'") from None
-        if int(meta["version"]) > FORMAT_VERSION:
-            raise ParameterError(f"{path}: model format {meta['version']} is newer than this "
-                                 "styletransfer understands: upgrade styletransfer")
-        model.sr_, model.wavelet_ = int(meta["sr"]), str(meta["wavelet"])
-        model.level_, model.hop_ = int(meta["level"]), int(meta["hop"])
-        model.n_bands_ = int(meta["n_bands"])
+            model = cls(n_states=int(meta["n_states"]), seed=int(meta["seed"]))
+            for name in _ARRAYS:
+                setattr(model, name + "_", arrays[name])
+            audio = [arrays[f"audio_{i}"] for i in range(int(meta["n_tracks"]))]
+            model.sr_, model.wavelet_ = int(meta["sr"]), str(meta["wavelet"])
+            model.level_, model.hop_ = int(meta["level"]), int(meta["hop"])
+            model.n_bands_ = int(meta["n_bands"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ParameterError(f"{path}: style model is incomplete (missing {exc}): "
+                                 "learn it again with 'styletransfer learn'") from None
         model.n_states_ = int(model.means_.shape[0])
         return model, audio
 

@@ -9,19 +9,19 @@ arrays and one JSON string; loading never runs code) and can be streamed frame b
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .archive import load_archive, save_archive
 from .errors import ParameterError
 
 MODES = ("identity", "timbre", "mosaic")
 FORMAT_VERSION = 1
+ARCHIVE_KIND = "render plan"
 
 
 @dataclass(frozen=True)
@@ -159,32 +159,27 @@ class RenderPlan:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save as ``.npz``: ``gains``, ``segments`` and a JSON string ``meta``."""
-        meta = {"format": "styletransfer-plan", "version": FORMAT_VERSION, "mode": self.mode,
-                "sr": self.sr, "n_samples": self.n_samples, "n_channels": self.n_channels,
-                "wavelet": self.wavelet, "level": self.level, "hop": self.hop,
-                "envelope": self.envelope, "sources": self.sources, "settings": self.settings}
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, gains=self.gains, segments=self.segments,
-                                meta=np.array(json.dumps(meta)))
+        meta = {"mode": self.mode, "sr": self.sr, "n_samples": self.n_samples,
+                "n_channels": self.n_channels, "wavelet": self.wavelet, "level": self.level,
+                "hop": self.hop, "envelope": self.envelope, "sources": self.sources,
+                "settings": self.settings}
+        save_archive(path, ARCHIVE_KIND, FORMAT_VERSION, meta,
+                     {"gains": self.gains, "segments": self.segments})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RenderPlan:
         """Load a plan saved by `save`; raises `ParameterError` for anything else."""
-        path = Path(path)
+        meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION,
+                                    hint="make one with 'styletransfer run --save-plan'")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                if meta.get("format") != "styletransfer-plan":
-                    raise KeyError("format")
-                gains = np.array(data["gains"], dtype=np.float32)
-                segments = np.array(data["segments"], dtype=np.int64)
             return cls(mode=str(meta["mode"]), sr=int(meta["sr"]),
                        n_samples=int(meta["n_samples"]), n_channels=int(meta["n_channels"]),
                        wavelet=str(meta["wavelet"]), level=int(meta["level"]),
-                       hop=int(meta["hop"]), gains=gains, segments=segments,
+                       hop=int(meta["hop"]), gains=arrays["gains"].astype(np.float32),
+                       segments=arrays["segments"].astype(np.int64),
                        envelope=float(meta.get("envelope", 0.0)),
                        sources=dict(meta.get("sources", {})),
                        settings=dict(meta.get("settings", {})))
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise ParameterError(f"{path}: not a styletransfer render plan ({exc}): "
-                                 "make one with 'styletransfer run --save-plan'") from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ParameterError(f"{path}: render plan is incomplete (missing {exc}): "
+                                 "save it again with 'styletransfer run --save-plan'") from None
