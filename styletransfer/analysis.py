@@ -206,9 +206,7 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
             f"({hop} samples = {1000 * hop / sr:.0f} ms): give a longer file or fewer --levels"
         )
     n_frames = -(-n_samples // hop)
-    padded = np.pad(y, ((0, 0), (0, n_frames * hop - n_samples)), mode="symmetric")
-    per_channel = list(_POOL.map(lambda ch: _wavedec(ch, wavelet, level), padded))
-    coeffs = [np.stack(band) for band in zip(*per_channel, strict=True)]
+    coeffs = decompose(y, wavelet=wavelet, level=level, hop=hop)
     sizes = band_sizes(hop, level)
     frame_power = [np.einsum("cn,cn->n", c, c).reshape(n_frames, m)
                    for c, m in zip(coeffs, sizes, strict=True)]
@@ -218,8 +216,40 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
                     n_samples=n_samples, energy=energy, crest=crest, signal=y)
 
 
-def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int) -> np.ndarray:
-    """Inverse wavelet transform of bands laid out as `analyse` makes them, trimmed to length.
+def decompose(y: np.ndarray, *, wavelet: str, level: int, hop: int,
+              shift: int = 0) -> list[np.ndarray]:
+    """Wavelet bands of ``y`` padded to whole frames, optionally circularly shifted first.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        ``(n_channels, n_samples)`` audio.
+    wavelet, level, hop :
+        As for `analyse` (no defaults here: the caller has chosen them).
+    shift : int
+        Samples by which the padded signal is rotated before the transform; `synthesise`
+        with the same ``shift`` rotates back. Averaging renderings over shifts cancels the
+        aliasing that band gains cause in a critically sampled transform.
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(2).standard_normal((1, 1000))
+    >>> bands = decompose(y, wavelet="db4", level=3, hop=256, shift=1)
+    >>> bool(np.allclose(synthesise(bands, wavelet="db4", n_samples=1000, shift=1), y))
+    True
+    """
+    n_samples = y.shape[1]
+    n_frames = -(-n_samples // hop)
+    padded = np.pad(y, ((0, 0), (0, n_frames * hop - n_samples)), mode="symmetric")
+    if shift:
+        padded = np.roll(padded, shift, axis=1)
+    per_channel = list(_POOL.map(lambda ch: _wavedec(ch, wavelet, level), padded))
+    return [np.stack(band) for band in zip(*per_channel, strict=True)]
+
+
+def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int,
+               shift: int = 0) -> np.ndarray:
+    """Inverse wavelet transform of bands laid out as `decompose` makes them, trimmed to length.
 
     Examples
     --------
@@ -230,7 +260,10 @@ def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int) -> np.
     """
     channels = list(_POOL.map(lambda ch: _waverec([band[ch] for band in coeffs], wavelet),
                               range(coeffs[0].shape[0])))
-    return np.stack(channels)[:, :n_samples]
+    out = np.stack(channels)
+    if shift:
+        out = np.roll(out, -shift, axis=1)
+    return out[:, :n_samples]
 
 
 def _wavedec(x: np.ndarray, wavelet: str, level: int) -> list[np.ndarray]:

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mosaic: cost of jumping within the style (default 1.0)")
     run.add_argument("--envelope", type=float, metavar="0..1",
                      help="mosaic: how closely bands follow the content's attacks (default 1)")
+    run.add_argument("--shifts", type=int, metavar="K",
+                     help="renderings on shifted transforms averaged against aliasing, 1-8 "
+                     "(default 2 for timbre, 1 for mosaic; 1 is fastest)")
     run.add_argument("--engine", choices=("numpy",), default="numpy",
                      help="resynthesis engine (default numpy)")
     run.add_argument("--subtype", default="24", metavar="16|24|float",
@@ -135,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("mode", "strength", "clusters", "wavelet", "levels", "seed", "smoothing",
-             "continuity", "envelope")
+             "continuity", "envelope", "shifts")
     return {name: getattr(args, name, None) for name in names}
 
 

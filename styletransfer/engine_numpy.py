@@ -9,13 +9,18 @@
   Then, by ``plan.envelope`` (0 to 1), the sound takes on the content's power envelope
   (averaged over an eighth of a frame), sample by sample after resynthesis, so attacks land
   where the content's do (deep wavelet bands alone would smear them over a frame).
+
+With ``plan.shifts`` above 1 the rendering is repeated on transforms of the signal rotated
+by 1, 2, ... samples and averaged ("cycle spinning"): band gains break the alias
+cancellation of a critically sampled transform, and the aliases of differently shifted
+transforms cancel in the average. Two shifts remove the images around the top band edge.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .analysis import Analysis, band_sizes, synthesise
+from .analysis import Analysis, band_sizes, decompose, synthesise
 from .errors import ParameterError
 from .plan import RenderPlan
 
@@ -44,21 +49,33 @@ def render(plan: RenderPlan, content: Analysis | None = None,
     >>> bool(np.allclose(render(plan, a), y))
     True
     """
-    sizes = band_sizes(plan.hop, plan.level)
     if plan.mode == "mosaic":
         source = _require(style, plan, "style", frames=None)
-        coeffs = [_overlap_add(band, plan.segments, plan.gains[:, b], m)
-                  for b, (band, m) in enumerate(zip(source.coeffs, sizes, strict=True))]
-        out = synthesise(coeffs, wavelet=plan.wavelet, n_samples=plan.n_samples)
-        if plan.envelope > 0:
-            guide = _require(content, plan, "content", frames=plan.n_frames)
-            out = follow_envelope(out, guide.signal, plan.hop, plan.envelope)
-        return out
     else:
         source = _require(content, plan, "content", frames=plan.n_frames)
+    out = _render_shifted(plan, source, 0)
+    for shift in range(1, plan.shifts):
+        out += _render_shifted(plan, source, shift)
+    if plan.shifts > 1:
+        out /= plan.shifts
+    if plan.mode == "mosaic" and plan.envelope > 0:
+        guide = _require(content, plan, "content", frames=plan.n_frames)
+        out = follow_envelope(out, guide.signal, plan.hop, plan.envelope)
+    return out
+
+
+def _render_shifted(plan: RenderPlan, source: Analysis, shift: int) -> np.ndarray:
+    """One rendering of ``plan`` from ``source`` transformed after a circular ``shift``."""
+    sizes = band_sizes(plan.hop, plan.level)
+    bands = source.coeffs if shift == 0 else decompose(
+        source.signal, wavelet=plan.wavelet, level=plan.level, hop=plan.hop, shift=shift)
+    if plan.mode == "mosaic":
+        coeffs = [_overlap_add(band, plan.segments, plan.gains[:, b], m)
+                  for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
+    else:
         coeffs = [_apply_gains(band, plan.gains[:, b], m)
-                  for b, (band, m) in enumerate(zip(source.coeffs, sizes, strict=True))]
-    return synthesise(coeffs, wavelet=plan.wavelet, n_samples=plan.n_samples)
+                  for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
+    return synthesise(coeffs, wavelet=plan.wavelet, n_samples=plan.n_samples, shift=shift)
 
 
 def gain_curve(frame_gains: np.ndarray, per_frame: int) -> np.ndarray:

@@ -71,6 +71,9 @@ class RenderPlan:
     envelope : float
         ``mosaic``: how much of the content's envelope inside each frame the bands take on
         (0: none, 1: all); unused by the other modes.
+    shifts : int
+        Renderings on circularly shifted transforms to average (1: one plain rendering);
+        for engines whose bands alias, as the numpy engine's do.
     sources : dict
         ``{"content": path or None, "styles": [paths]}`` for engines that reload audio.
     settings : dict
@@ -94,6 +97,7 @@ class RenderPlan:
     gains: np.ndarray
     segments: np.ndarray
     envelope: float = 0.0
+    shifts: int = 1
     sources: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -104,6 +108,8 @@ class RenderPlan:
         if self.gains.shape != (n_frames, self.level + 1):
             raise ParameterError(f"plan gains have shape {self.gains.shape}, expected "
                                  f"({n_frames}, {self.level + 1})")
+        if not 1 <= self.shifts <= 2**self.level:
+            raise ParameterError(f"plan shifts {self.shifts} is outside 1..{2**self.level}")
         if not 0.0 <= self.envelope <= 1.0:
             raise ParameterError(f"plan envelope {self.envelope} is outside 0..1")
         if self.segments.shape != (n_frames,):
@@ -161,7 +167,8 @@ class RenderPlan:
         """Save as ``.npz``: ``gains``, ``segments`` and a JSON string ``meta``."""
         meta = {"mode": self.mode, "sr": self.sr, "n_samples": self.n_samples,
                 "n_channels": self.n_channels, "wavelet": self.wavelet, "level": self.level,
-                "hop": self.hop, "envelope": self.envelope, "sources": self.sources,
+                "hop": self.hop, "envelope": self.envelope, "shifts": self.shifts,
+                "sources": self.sources,
                 "settings": self.settings}
         save_archive(path, ARCHIVE_KIND, FORMAT_VERSION, meta,
                      {"gains": self.gains, "segments": self.segments})
@@ -178,7 +185,7 @@ class RenderPlan:
                        hop=int(meta["hop"]), gains=arrays["gains"].astype(np.float32),
                        segments=arrays["segments"].astype(np.int64),
                        envelope=float(meta.get("envelope", 0.0)),
-                       sources=dict(meta.get("sources", {})),
+                       shifts=int(meta.get("shifts", 1)), sources=dict(meta.get("sources", {})),
                        settings=dict(meta.get("settings", {})))
         except (KeyError, ValueError, TypeError) as exc:
             raise ParameterError(f"{path}: render plan is incomplete (missing {exc}): "

@@ -170,7 +170,8 @@ def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> Rend
     wanted = (1.0 - settings.strength) * shape + settings.strength * mapping.target_shape
     gains = band_gains(content.energy, wanted, content.energy.sum(axis=1),
                        max_boost_db=settings.max_boost_db)
-    return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64))
+    return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64),
+                 shifts=settings.render_shifts)
 
 
 def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
@@ -182,7 +183,8 @@ def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: 
               + settings.strength * segment_shape)
     gains = band_gains(style.energy[segments], wanted, content.energy.sum(axis=1),
                        max_boost_db=settings.max_boost_db)
-    return _plan(content, "mosaic", gains, segments, envelope=settings.envelope)
+    return _plan(content, "mosaic", gains, segments, envelope=settings.envelope,
+                 shifts=settings.render_shifts)
 
 
 def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray, *,
@@ -237,11 +239,11 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
 
 
 def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray, *,
-          envelope: float = 0.0) -> RenderPlan:
+          envelope: float = 0.0, shifts: int = 1) -> RenderPlan:
     return RenderPlan(mode=mode, sr=content.sr, n_samples=content.n_samples,
                       n_channels=content.n_channels, wavelet=content.wavelet,
                       level=content.level, hop=content.hop, gains=gains, segments=segments,
-                      envelope=envelope)
+                      envelope=envelope, shifts=min(shifts, 2**content.level))
 
 
 def _with_records(plan: RenderPlan, settings: Settings,
