@@ -62,7 +62,7 @@ def transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, in
     Returns
     -------
     audio : np.ndarray
-        ``(n_channels, n_samples)`` float64, not yet peak-limited.
+        ``(n_channels, n_samples)`` in the content's dtype, not yet peak-limited.
     plan : RenderPlan
         The plan that was rendered.
     """
