@@ -165,7 +165,7 @@ def band_sizes(hop: int, level: int) -> list[int]:
 
 
 def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: int | None = None,
-            hop: int | None = None) -> Analysis:
+            hop: int | None = None, name: str = "audio") -> Analysis:
     """Decompose ``y`` into wavelet bands and compute frame features.
 
     Parameters
@@ -180,6 +180,8 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
         Decomposition depth (bands = level + 1); by default `default_level`.
     hop : int, optional
         Frame hop in samples, a multiple of ``2**level``; by default `default_hop`.
+    name : str
+        What to call ``y`` in error messages (a file name, say).
 
     Returns
     -------
@@ -202,7 +204,7 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
     n_samples = y.shape[1]
     if n_samples < hop:
         raise ParameterError(
-            f"audio of {n_samples} samples is shorter than one analysis frame "
+            f"{name}: {n_samples} samples is shorter than one analysis frame "
             f"({hop} samples = {1000 * hop / sr:.0f} ms): give a longer file or fewer --levels"
         )
     n_frames = -(-n_samples // hop)

@@ -120,13 +120,14 @@ def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
     settings = Settings().updated(options or {}).checked()
     if sr is not None and not 1000 <= sr <= 768000:
         raise ParameterError(f"--sr {sr} is out of range: use 1000 to 768000")
-    tracks = [audio.load(path) for path in styles]
     for path in styles:
         if str(path).lower().endswith(MODEL_SUFFIX):
             raise ParameterError(f"{path}: is a learnt model, not audio: learn from audio files")
+    tracks = [audio.load(path) for path in styles]
     rate = sr or tracks[0][1]
     n_channels = tracks[0][0].shape[0]
-    model = learn(tracks, sr=rate, n_channels=n_channels, settings=settings)
+    model = learn(tracks, sr=rate, n_channels=n_channels, settings=settings,
+                  names=[str(path) for path in styles])
     kept = [audio.to_channels(audio.resample(y, y_sr, rate), n_channels) for y, y_sr in tracks]
     _atomic_save(target, lambda p: model.save(p, audio=kept if keep_audio else None))
     return model

@@ -123,12 +123,6 @@ class StyleModel:
         z = (features - self.mean_) / self.scale_
         return diagonal_gmm_posteriors(z, self.means_, self.variances_, self.weights_)
 
-    @property
-    def band_shapes_(self) -> np.ndarray:
-        """``(n_frames, n_bands)`` log band shape of every style frame."""
-        self._check_fitted()
-        return self.features_[:, : self.n_bands_]
-
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *,
              audio: Sequence[np.ndarray] | None = None) -> None:

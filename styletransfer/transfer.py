@@ -82,7 +82,9 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     level = settings.levels or default_level(sr)
     hop = default_hop(sr, level)
     _step(progress, "analysing content")
-    content_analysis = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop)
+    names = dict(sources or {})
+    content_analysis = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop,
+                               name=str(names.get("content", "content")))
 
     _step(progress, "analysing style")
     style_analysis = None
@@ -91,8 +93,10 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
         if not styles:
             raise ParameterError("the style model holds no audio and does not match these "
                                  "settings: learn it again from audio, or give --style audio")
-        style_analysis = analyse_styles(styles, sr=sr, n_channels=content.shape[0],
-                                        settings=settings, level=level, hop=hop)
+        style_names = names.get("styles")
+        style_analysis = analyse_styles(
+            styles, sr=sr, n_channels=content.shape[0], settings=settings, level=level, hop=hop,
+            names=[str(n) for n in style_names] if isinstance(style_names, list) else None)
     _step(progress, "learning style")
     if not reuse:
         assert style_analysis is not None
@@ -112,7 +116,7 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
 
 
 def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,
-          settings: Settings | None = None) -> StyleModel:
+          settings: Settings | None = None, names: Sequence[str] | None = None) -> StyleModel:
     """Learn a `StyleModel` from style tracks resampled to ``sr``.
 
     Examples
@@ -127,7 +131,7 @@ def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int 
     level = settings.levels or default_level(sr)
     hop = default_hop(sr, level)
     analyses = analyse_styles(styles, sr=sr, n_channels=n_channels, settings=settings,
-                              level=level, hop=hop)
+                              level=level, hop=hop, names=names)
     return StyleModel(settings.clusters, seed=settings.seed).fit(analyses)
 
 
@@ -138,13 +142,17 @@ def matches(model: StyleModel, settings: Settings, *, sr: int, level: int, hop: 
 
 
 def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int,
-                   settings: Settings, level: int, hop: int) -> list[Analysis]:
-    """Resample, match channels and analyse each style track."""
+                   settings: Settings, level: int, hop: int,
+                   names: Sequence[str] | None = None) -> list[Analysis]:
+    """Resample, match channels and analyse each style track (``names`` for messages)."""
     analyses = []
     for index, (y, style_sr) in enumerate(styles):
-        check_audio(y, name=f"style {index + 1}")
+        name = (names[index] if names is not None and len(names) == len(styles)
+                else f"style {index + 1}")
+        check_audio(y, name=name)
         y = to_channels(resample(y, style_sr, sr), n_channels)
-        analyses.append(analyse(y, sr, wavelet=settings.wavelet, level=level, hop=hop))
+        analyses.append(analyse(y, sr, wavelet=settings.wavelet, level=level, hop=hop,
+                                name=name))
     return analyses
 
 

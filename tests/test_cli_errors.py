@@ -74,7 +74,7 @@ def test_bad_content_files(kind: str, words: str, clips: dict[str, Path],
         ["content.wav", "style.wav", content.name])
 
 
-@pytest.mark.parametrize("kind", ["not_audio", "silent", "nan"])
+@pytest.mark.parametrize("kind", ["not_audio", "silent", "nan", "too_short"])
 def test_bad_style_files(kind: str, clips: dict[str, Path],
                          capsys: pytest.CaptureFixture[str]) -> None:
     style = bad_content(kind, clips["dir"])

@@ -83,6 +83,21 @@ def test_learn_then_run_with_the_learnt_style(clips: dict[str, Path], content_au
                      "--mode", mode, "--levels", "6", "--quiet"]) == 0
 
 
+def test_learn_a_corpus_and_play_it_as_mosaic(clips: dict[str, Path],
+                                              style_audio: np.ndarray) -> None:
+    second = clips["dir"] / "second.flac"
+    sf.write(second, style_audio[0, ::-1], SR)
+    model_path = clips["dir"] / "corpus.npz"
+    assert main(["learn", str(clips["style"]), str(second), "-o", str(model_path),
+                 "--quiet"]) == 0
+    model, tracks = StyleModel.load(model_path)
+    assert len(tracks) == 2 and set(np.unique(model.track_)) == {0, 1}
+    out = clips["dir"] / "corpus.wav"
+    assert main(["run", str(clips["content"]), "--style", str(model_path), "-o", str(out),
+                 "--preset", "mosaic", "--quiet"]) == 0
+    assert sf.info(out).frames == sf.info(clips["content"]).frames
+
+
 def test_learnt_style_without_audio(clips: dict[str, Path],
                                     capsys: pytest.CaptureFixture[str]) -> None:
     model_path = clips["dir"] / "stats.npz"
