@@ -27,7 +27,13 @@ import numpy as np
 import pywt
 
 from styletransfer import Settings, analyse, synthesise, transfer
-from styletransfer.analysis import band_sizes, default_hop, supported_wavelets
+from styletransfer.analysis import (
+    DEFAULT_WAVELET,
+    band_sizes,
+    default_hop,
+    default_level,
+    supported_wavelets,
+)
 from styletransfer.demo import breathy_drone, plucked_melody
 from styletransfer.engine_numpy import gain_curve
 
@@ -35,7 +41,7 @@ SR = 44100
 WAVELETS = ("haar", "db4", "db8", "sym4", "sym8", "sym12", "coif3", "coif5", "dmey")
 LEVELS = (6, 7, 8, 9, 10)
 BASE_LEVEL = 8
-CURRENT = ("sym8", 8)
+CURRENT = (DEFAULT_WAVELET, default_level(SR))
 N_TEST = 2**16  # test-signal length: a multiple of every hop, so the signals are exactly periodic
 GAIN_DB = 12.0
 #: dB gain per frame of the moving pattern (one step = 12 dB), bands in alternating phase.
