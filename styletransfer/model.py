@@ -95,11 +95,13 @@ class StyleModel:
         mean, scale = standardisation(features)
         z = (features - mean) / scale
 
+        # The mixture needs two rows: a one-frame track is fitted as that frame twice.
+        rows = z if len(z) > 1 else np.vstack([z, z])
         with single_threaded():
-            kmeans = KMeans(n_clusters=n_states, n_init=3, random_state=self.seed).fit(z)
+            kmeans = KMeans(n_clusters=n_states, n_init=3, random_state=self.seed).fit(rows)
             gmm = GaussianMixture(n_components=n_states, covariance_type="diag",
                                   means_init=kmeans.cluster_centers_, reg_covar=1e-3,
-                                  max_iter=100, random_state=self.seed).fit(z)
+                                  max_iter=100, random_state=self.seed).fit(rows)
             labels = gmm.predict(z)
         self.mean_, self.scale_ = mean, scale
         self.codebook_ = kmeans.cluster_centers_
