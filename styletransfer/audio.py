@@ -197,6 +197,8 @@ def check_output_path(path: str | os.PathLike[str], *, subtype: str = "PCM_16",
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise ParameterError(f"{out}: output folder {parent} does not exist: create it first")
+    if not os.access(parent, os.W_OK):
+        raise ParameterError(f"{out}: cannot write in folder {parent}: choose another folder")
     for item in inputs:
         src = Path(item)
         if src.exists() and (out.resolve() == src.resolve() or

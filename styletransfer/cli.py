@@ -1,6 +1,7 @@
 """The ``styletransfer`` command: parses arguments and calls the library.
 
-Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal error, 130 interrupted.
+Exit codes: 0 success, 2 bad input (one line on stderr), 1 an internal error or a refusal
+of the system (disk full, no permission), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -127,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; no output was written", file=sys.stderr)
         return 130
+    except OSError as exc:  # the system refused: disk full, no permission, ...
+        print(f"{PROG}: error: {exc.strerror or exc}"
+              f"{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
+        return 1
     except MemoryError:
         print(f"{PROG}: error: out of memory: use shorter files or fewer --levels",
               file=sys.stderr)
