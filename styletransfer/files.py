@@ -96,6 +96,11 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         if model.sr_ == sr:
             learnt["levels"] = model.level_
         settings = settings.updated(learnt).updated(options or {}).checked()
+        if (settings.clusters, settings.seed) != (model.n_states, model.seed):
+            model = None  # other states were asked for: learn again from the stored audio
+            if not style_audio:
+                raise ParameterError(f"{styles[0]}: holds no audio to learn other --clusters "
+                                     "or --seed from: learn it again from audio")
     result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
                             progress=progress,
                             sources={"content": str(content), "styles": [str(s) for s in styles]})

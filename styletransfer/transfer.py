@@ -52,8 +52,9 @@ def transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, in
     settings : Settings
         Mode, strength, clusters, wavelet...; defaults to ``Settings()``.
     model : StyleModel, optional
-        A model learnt earlier; used as it is when it matches ``sr`` and ``settings``,
-        otherwise learnt again from ``styles``.
+        A model learnt earlier. Its number of states and seed replace ``settings.clusters``
+        and ``settings.seed``; it is used as it is when it was learnt at ``sr`` with the
+        settings' wavelet and depth, otherwise learnt again from ``styles``.
     progress : callable, optional
         Called with each stage's name (see `STAGES`).
     sources : dict, optional
@@ -78,6 +79,8 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
                   ) -> tuple[RenderPlan, Analysis, Analysis | None]:
     """Everything `transfer` does but rendering: returns the plan and the analyses it needs."""
     settings = (settings or Settings()).checked()
+    if model is not None:
+        settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
     check_audio(content, name="content")
     level = settings.levels or default_level(sr)
     hop = default_hop(sr, level)
@@ -136,9 +139,9 @@ def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int 
 
 
 def matches(model: StyleModel, settings: Settings, *, sr: int, level: int, hop: int) -> bool:
-    """Whether ``model`` was learnt with these analysis settings, clusters and seed."""
-    return (model.sr_, model.wavelet_, model.level_, model.hop_, model.n_states, model.seed) == (
-        sr, settings.wavelet, level, hop, settings.clusters, settings.seed)
+    """Whether ``model`` was learnt at ``sr`` with the settings' wavelet, depth and hop."""
+    return (model.sr_, model.wavelet_, model.level_, model.hop_) == (
+        sr, settings.wavelet, level, hop)
 
 
 def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int,

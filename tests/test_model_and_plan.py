@@ -169,3 +169,27 @@ def test_same_seed_same_plan_and_other_seed_other_plan(content_audio: np.ndarray
     assert np.array_equal(first.gains, again.gains)
     assert np.array_equal(first.segments, again.segments)
     assert not np.array_equal(first.gains, other.gains)
+
+
+def test_a_given_model_brings_its_states(content_audio: np.ndarray,
+                                         style_audio: np.ndarray) -> None:
+    model = StyleModel(n_states=5, seed=4).fit([analyse(style_audio[:1], SR)])
+    plan, _, _ = plan_transfer(content_audio, SR, [], model=model)
+    assert (plan.settings["clusters"], plan.settings["seed"]) == (5, 4)
+
+
+def test_other_clusters_than_learnt_relearn_or_explain(clips: dict[str, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with_audio, without = clips["dir"] / "a.npz", clips["dir"] / "b.npz"
+    assert main(["learn", str(clips["style"]), "-o", str(with_audio), "-k", "4", "-q"]) == 0
+    assert main(["learn", str(clips["style"]), "-o", str(without), "-k", "4", "--no-audio",
+                 "-q"]) == 0
+    plan_path = clips["dir"] / "plan.npz"
+    assert main(["run", str(clips["content"]), "--style", str(with_audio), "-k", "6",
+                 "--save-plan", str(plan_path), "-q"]) == 0
+    assert RenderPlan.load(plan_path).settings["clusters"] == 6
+    capsys.readouterr()
+    out = clips["dir"] / "no.wav"
+    assert main(["run", str(clips["content"]), "--style", str(without), "-k", "6", "-o",
+                 str(out)]) == 2
+    assert "holds no audio" in capsys.readouterr().err and not out.exists()
