@@ -7,6 +7,7 @@ of the system (disk full, no permission), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -168,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     if not args.quiet:
         plan = result.plan
-        note = "" if result.gain == 1.0 else f", normalised by {20 * _log10(result.gain):.1f} dB"
+        note = ("" if result.gain == 1.0
+                else f", normalised by {20 * math.log10(result.gain):.1f} dB")
         print(f"{PROG}: {plan.mode}, {plan.duration:.1f} s of audio in {elapsed:.1f} s "
               f"({plan.duration / elapsed:.0f}x real time){note}", file=sys.stderr)
     print(result.output)
@@ -196,23 +198,16 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import DEMO_PRESETS, run_demo
 
     _preload_models()
-    results = []
-    with StageBar(STAGES, enabled=not args.quiet) as bar:
+    with StageBar(STAGES * len(DEMO_PRESETS), enabled=not args.quiet) as bar:
         results = run_demo(args.output, force=args.force, progress=bar)
     print(f"content: {results[0].output.parent / 'content.wav'}")
     print(f"style:   {results[0].output.parent / 'style.wav'}")
     for result in results:
         print(f"styled:  {result.output}")
     return 0
-
-
-def _log10(value: float) -> float:
-    import math
-
-    return math.log10(value)
 
 
 _COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo}
