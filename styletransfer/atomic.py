@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import ParameterError
+
 
 @contextmanager
 def atomic_target(target: str | os.PathLike[str]) -> Iterator[Path]:
@@ -40,3 +42,33 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_target(path: str | os.PathLike[str], *,
+                 inputs: tuple[str | os.PathLike[str], ...] = (), force: bool = False) -> Path:
+    """Check, before any work, that a result may be written to ``path``.
+
+    Raises `ParameterError` when its folder is missing or not writable, it is a folder,
+    it is one of ``inputs`` (also through a link), or it exists and ``force`` is false.
+
+    Examples
+    --------
+    >>> check_target("/tmp/result.wav", force=True)
+    PosixPath('/tmp/result.wav')
+    """
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ParameterError(f"{target}: folder {parent} does not exist: create it first")
+    if not os.access(parent, os.W_OK):
+        raise ParameterError(f"{target}: cannot write in folder {parent}: choose another folder")
+    for item in inputs:
+        source = Path(item)
+        if source.exists() and (target.resolve() == source.resolve() or
+                                (target.exists() and os.path.samefile(target, source))):
+            raise ParameterError(f"{target}: is also an input: choose another path")
+    if target.is_dir():
+        raise ParameterError(f"{target}: is a folder: name a file")
+    if target.exists() and not force:
+        raise ParameterError(f"{target}: already exists: pass --force to overwrite it")
+    return target

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .atomic import atomic_target
+from .atomic import atomic_target, check_target
 from .errors import ParameterError
 
 #: File endings the tool reads (libsndfile's formats, MP3 included).
@@ -177,9 +177,8 @@ def check_output_path(path: str | os.PathLike[str], *, subtype: str = "PCM_16",
                       force: bool = False) -> Path:
     """Check that ``path`` may be written, before any work is done.
 
-    Raises `ParameterError` when the folder is missing, the ending is not ``.wav``/``.flac``,
-    the sample format does not fit the container, the path is one of ``inputs``, or the
-    file exists and ``force`` is false.
+    Raises `ParameterError` when the ending is not ``.wav``/``.flac``, the sample format
+    does not fit the container, or `check_target` refuses the path.
 
     Examples
     --------
@@ -194,21 +193,7 @@ def check_output_path(path: str | os.PathLike[str], *, subtype: str = "PCM_16",
         choices = " or ".join(s.lower().replace("pcm_", "") for s in WRITE_FORMATS[suffix])
         raise ParameterError(f"{out}: {suffix[1:].upper()} cannot hold {subtype} samples: "
                              f"use --subtype {choices}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise ParameterError(f"{out}: output folder {parent} does not exist: create it first")
-    if not os.access(parent, os.W_OK):
-        raise ParameterError(f"{out}: cannot write in folder {parent}: choose another folder")
-    for item in inputs:
-        src = Path(item)
-        if src.exists() and (out.resolve() == src.resolve() or
-                             (out.exists() and os.path.samefile(out, src))):
-            raise ParameterError(f"{out}: output path is also an input: choose another output path")
-    if out.is_dir():
-        raise ParameterError(f"{out}: is a folder: name an output file")
-    if out.exists() and not force:
-        raise ParameterError(f"{out}: already exists: pass --force to overwrite it")
-    return out
+    return check_target(out, inputs=inputs, force=force)
 
 
 def write(path: str | os.PathLike[str], y: np.ndarray, sr: int, *,

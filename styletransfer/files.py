@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import audio
-from .atomic import atomic_target
+from .atomic import atomic_target, check_target
 from .errors import ParameterError
 from .model import StyleModel
 from .plan import RenderPlan
@@ -156,15 +156,7 @@ def _check_side_path(path: str | os.PathLike[str], suffix: str, *,
     target = Path(path)
     if target.suffix.lower() != suffix:
         raise ParameterError(f"{target}: must end in {suffix}")
-    if not (target.parent if str(target.parent) else Path(".")).is_dir():
-        raise ParameterError(f"{target}: folder {target.parent} does not exist: create it first")
-    for item in inputs:
-        if Path(item).resolve() == target.resolve():
-            raise ParameterError(f"{target}: is also an input: choose another path")
-    if target.exists() and not force:
-        raise ParameterError(f"{target}: already exists: pass --force to overwrite it")
-    return target.resolve()
-
+    return check_target(target, inputs=inputs, force=force).resolve()
 
 
 def _atomic_save(target: Path, save: Callable[[Path], None]) -> None:

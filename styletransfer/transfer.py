@@ -82,8 +82,7 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     if model is not None:
         settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
     check_audio(content, name="content")
-    level = settings.levels or default_level(sr)
-    hop = default_hop(sr, level)
+    level, hop = analysis_grid(settings, sr)
     _step(progress, "analysing content")
     names = dict(sources or {})
     content_analysis = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop,
@@ -131,11 +130,22 @@ def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int 
     3
     """
     settings = (settings or Settings()).checked()
-    level = settings.levels or default_level(sr)
-    hop = default_hop(sr, level)
+    level, hop = analysis_grid(settings, sr)
     analyses = analyse_styles(styles, sr=sr, n_channels=n_channels, settings=settings,
                               level=level, hop=hop, names=names)
     return StyleModel(settings.clusters, seed=settings.seed).fit(analyses)
+
+
+def analysis_grid(settings: Settings, sr: int) -> tuple[int, int]:
+    """Wavelet depth and frame hop for ``settings`` at rate ``sr``.
+
+    Examples
+    --------
+    >>> analysis_grid(Settings(), 44100), analysis_grid(Settings(levels=5), 22050)
+    ((8, 1024), (5, 512))
+    """
+    level = settings.levels or default_level(sr)
+    return level, default_hop(sr, level)
 
 
 def matches(model: StyleModel, settings: Settings, *, sr: int, level: int, hop: int) -> bool:
