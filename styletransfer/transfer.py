@@ -241,6 +241,8 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     >>> g.astype(float).round(3).tolist()
     [[1.342, 0.447]]
     """
+    from scipy.ndimage import uniform_filter1d
+
     share = np.exp(wanted_shape - wanted_shape.max(axis=1, keepdims=True))
     share /= share.sum(axis=1, keepdims=True)
     target = total[:, None] * share
@@ -252,10 +254,8 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     allowed_db = max_boost_db * np.clip((source_db - low) / (high - low), 0.0, 1.0)
     log_gain = np.minimum(log_gain, allowed_db * np.log(10) / 20)
     weight = source_energy + floor
-    padded_gain = np.pad(log_gain * weight, ((1, 1), (0, 0)), mode="edge")
-    padded_weight = np.pad(weight, ((1, 1), (0, 0)), mode="edge")
-    smooth = ((padded_gain[:-2] + padded_gain[1:-1] + padded_gain[2:])
-              / (padded_weight[:-2] + padded_weight[1:-1] + padded_weight[2:]))
+    smooth = (uniform_filter1d(log_gain * weight, 3, axis=0, mode="nearest")
+              / uniform_filter1d(weight, 3, axis=0, mode="nearest"))
     return np.exp(smooth).astype(np.float32)
 
 
