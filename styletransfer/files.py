@@ -7,7 +7,7 @@ atomically, so a failed job leaves no partial file and never touches its inputs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,8 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
                             sources={"content": str(content), "styles": [str(s) for s in styles]})
     gain = audio.write(out, result, sr, subtype=subtype)
     if plan_path is not None:
-        _atomic_save(plan_path, plan.save)
+        with atomic_target(plan_path) as tmp:
+            plan.save(tmp)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
@@ -133,8 +134,10 @@ def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
     n_channels = tracks[0][0].shape[0]
     model = learn(tracks, sr=rate, n_channels=n_channels, settings=settings,
                   names=[str(path) for path in styles])
-    kept = [audio.to_channels(audio.resample(y, y_sr, rate), n_channels) for y, y_sr in tracks]
-    _atomic_save(target, lambda p: model.save(p, audio=kept if keep_audio else None))
+    kept = ([audio.to_channels(audio.resample(y, y_sr, rate), n_channels) for y, y_sr in tracks]
+            if keep_audio else None)
+    with atomic_target(target) as tmp:
+        model.save(tmp, audio=kept)
     return model
 
 
@@ -157,8 +160,3 @@ def _check_side_path(path: str | os.PathLike[str], suffix: str, *,
     if target.suffix.lower() != suffix:
         raise ParameterError(f"{target}: must end in {suffix}")
     return check_target(target, inputs=inputs, force=force).resolve()
-
-
-def _atomic_save(target: Path, save: Callable[[Path], None]) -> None:
-    with atomic_target(target) as tmp:
-        save(tmp)
