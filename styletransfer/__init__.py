@@ -12,7 +12,7 @@ Examples
 from .analysis import Analysis, analyse, synthesise
 from .audio import load, write
 from .engine_numpy import render
-from .errors import ParameterError
+from .errors import EngineError, ParameterError
 from .mapping import Mapping, map_content
 from .model import StyleModel
 from .plan import PlanFrame, RenderPlan
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Analysis",
+    "EngineError",
     "Mapping",
     "ParameterError",
     "PlanFrame",

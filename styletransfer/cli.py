@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .analysis import supported_wavelets
-from .errors import ParameterError
+from .errors import EngineError, ParameterError
 from .presets import builtin_presets, load_preset
 from .progress import StageBar
 from .settings import MODES
@@ -126,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParameterError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except EngineError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; no output was written", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""The one error type for bad input."""
+"""Error types: bad input (`ParameterError`) and engine failures (`EngineError`)."""
 
 from __future__ import annotations
 
@@ -14,4 +14,20 @@ class ParameterError(ValueError):
     Traceback (most recent call last):
     ...
     styletransfer.errors.ParameterError: --strength 1.5 is out of range: use a value from 0 to 1
+    """
+
+
+class EngineError(RuntimeError):
+    """A synthesis engine failed while working: a server that stopped answering, a
+    renderer that crashed, a SynthDef that does not compile.
+
+    The message says what failed and, where there is one, what to do, in one line; it
+    carries the engine's own words (sclang's error, scsynth's last output).
+
+    Examples
+    --------
+    >>> raise EngineError("scsynth stopped during the render (exit code -9)")
+    Traceback (most recent call last):
+    ...
+    styletransfer.errors.EngineError: scsynth stopped during the render (exit code -9)
     """
