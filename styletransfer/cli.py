@@ -20,7 +20,7 @@ from .errors import EngineError, ParameterError
 from .presets import builtin_presets, load_preset
 from .progress import StageBar
 from .settings import MODES
-from .transfer import STAGES
+from .transfer import ENGINES, STAGES
 
 PROG = "styletransfer"
 
@@ -65,8 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shifts", type=int, metavar="K",
                      help="renderings on shifted transforms averaged against aliasing, 1-8 "
                      "(default 2 for timbre, 1 for mosaic; 1 is fastest)")
-    run.add_argument("--engine", choices=("numpy",), default="numpy",
-                     help="resynthesis engine (default numpy)")
+    run.add_argument("--engine", choices=ENGINES, default="numpy",
+                     help="resynthesis engine: numpy (inverse wavelet transform) or sc "
+                     "(SuperCollider, rendered offline by scsynth) (default numpy)")
+    run.add_argument("--keep-score", metavar="DIR", help="with --engine sc: keep the score "
+                     "(score.osc), the audio it reads and render.sh in DIR")
     run.add_argument("--subtype", default="24", metavar="16|24|float",
                      help="output sample format (default 24; FLAC holds 16 or 24)")
     run.add_argument("--save-plan", metavar="PLAN.npz", help="also save the render plan")
@@ -87,6 +90,51 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_argument("--quiet", "-q", action="store_true", help="no summary")
 
     commands.add_parser("presets", help="list the presets with a description each")
+
+    render = commands.add_parser("render", help="render a saved plan (run --save-plan)",
+                                 description="Render PLAN again, with either engine, from the "
+                                 "audio files it names.")
+    render.add_argument("plan", metavar="PLAN.npz", help="a plan saved with run --save-plan")
+    render.add_argument("-o", "--output", metavar="OUT", required=True,
+                        help="output .wav or .flac")
+    render.add_argument("--engine", choices=ENGINES, default="numpy",
+                        help="resynthesis engine (default numpy)")
+    render.add_argument("--content", metavar="CONTENT", help="the content audio, if it moved")
+    render.add_argument("--style", "-s", metavar="STYLE", action="extend", nargs="+",
+                        help="the style audio (mosaic plans), if it moved")
+    render.add_argument("--keep-score", metavar="DIR", help="with --engine sc: keep the score "
+                        "and the audio it reads in DIR")
+    render.add_argument("--subtype", default="24", metavar="16|24|float",
+                        help="output sample format (default 24)")
+    render.add_argument("--force", action="store_true", help="overwrite an existing output")
+    render.add_argument("--quiet", "-q", action="store_true", help="no summary")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="measure a result: style taken on, content kept, sanity",
+        description="Compare OUTPUT with the CONTENT and STYLE it was made from (and a "
+        "ground TRUTH if there is one): style_gain (1: as close to the style as the style "
+        "itself, 0: no closer than the content), content kept, and sanity checks.")
+    evaluate.add_argument("--content", "-c", metavar="CONTENT", required=True)
+    evaluate.add_argument("--style", "-s", metavar="STYLE", required=True)
+    evaluate.add_argument("--output", "-o", metavar="OUTPUT", required=True,
+                          help="the result to measure")
+    evaluate.add_argument("--truth", "-t", metavar="TRUTH", help="the content played with "
+                          "the style's instrument, for mel-cepstral distortion")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    sc = commands.add_parser("sc", help="SuperCollider tools: compile the SynthDefs",
+                             description="SuperCollider tools.")
+    sc_commands = sc.add_subparsers(dest="sc_command", metavar="SC_COMMAND",
+                                    parser_class=_Parser, required=True)
+    compile_defs = sc_commands.add_parser(
+        "compile", help="compile the SynthDefs with sclang (headless)",
+        description="Compile SynthDef sources (.scd, one SynthDef each) with sclang into "
+        ".scsyndef files. Without arguments: the package's own, in place.")
+    compile_defs.add_argument("sources", metavar="SOURCE.scd", nargs="*",
+                              help="SynthDef sources (default: the package's sc/st_*.scd)")
+    compile_defs.add_argument("--output", "-o", metavar="DIR",
+                              help="folder for the .scsyndef files (default: next to the "
+                              "package's sources)")
 
     demo = commands.add_parser("demo", help="make example clips and style them",
                                description="Synthesise a content and a style clip and style "
@@ -168,7 +216,8 @@ def _run(args: argparse.Namespace) -> int:
     with StageBar(STAGES, enabled=not args.quiet) as bar:
         result = transfer_files(args.content, args.style, args.output, preset=args.preset,
                                 options=_settings_options(args), subtype=args.subtype,
-                                force=args.force, save_plan=args.save_plan, progress=bar)
+                                force=args.force, save_plan=args.save_plan, progress=bar,
+                                engine=args.engine, keep_score=args.keep_score)
     elapsed = time.perf_counter() - started
     if not args.quiet:
         plan = result.plan
@@ -213,7 +262,46 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo}
+def _render(args: argparse.Namespace) -> int:
+    from .files import render_plan_file
+
+    started = time.perf_counter()
+    result = render_plan_file(args.plan, args.output, engine=args.engine, subtype=args.subtype,
+                              force=args.force, keep_score=args.keep_score,
+                              content=args.content, styles=args.style)
+    if not args.quiet:
+        elapsed = time.perf_counter() - started
+        print(f"{PROG}: rendered {result.plan.duration:.1f} s with the {args.engine} engine "
+              f"in {elapsed:.1f} s", file=sys.stderr)
+    print(result.output)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import evaluate_files, format_report
+
+    metrics = evaluate_files(args.content, args.style, args.output, truth=args.truth)
+    if args.json:
+        print(json.dumps({k: (None if math.isnan(v) else v) for k, v in metrics.items()},
+                         indent=2))
+    else:
+        print(format_report(metrics))
+    return 0
+
+
+def _sc(args: argparse.Namespace) -> int:
+    from .sccompile import compile_synthdefs
+
+    written = compile_synthdefs(args.sources or None, args.output)
+    for path in written:
+        print(path)
+    return 0
+
+
+_COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo,
+             "render": _render, "evaluate": _evaluate, "sc": _sc}
 
 
 if __name__ == "__main__":

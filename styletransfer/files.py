@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from . import audio
+from .analysis import analyse
 from .atomic import atomic_target, check_target
 from .errors import ParameterError
 from .model import StyleModel
 from .plan import RenderPlan
 from .presets import load_preset
 from .settings import Settings
-from .transfer import Progress, learn, transfer
+from .transfer import ENGINES, Progress, analyse_styles, concatenate, learn, render_plan, transfer
 
 MODEL_SUFFIX = ".npz"
 
@@ -65,11 +66,13 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
                    preset: str | None = None, options: dict[str, Any] | None = None,
                    subtype: str = "PCM_24", force: bool = False,
                    save_plan: str | os.PathLike[str] | None = None,
-                   progress: Progress | None = None) -> RunResult:
+                   progress: Progress | None = None, engine: str = "numpy",
+                   keep_score: str | os.PathLike[str] | None = None) -> RunResult:
     """Style ``content`` after ``styles`` (audio files or one learnt ``.npz``) into ``output``.
 
     Settings are merged in this order, later winning: defaults, ``preset``, the settings a
     learnt style was made with, then ``options`` (field name -> value; None is ignored).
+    ``engine`` renders (``numpy`` or ``sc``); ``keep_score`` keeps the ``sc`` score.
 
     Examples
     --------
@@ -78,6 +81,7 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
     if not styles:
         raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
     subtype = audio.normalise_subtype(subtype)
+    check_engine(engine, keep_score)
     out = Path(output) if output is not None else default_output(content)
     inputs = (content, *styles)
     audio.check_output_path(out, subtype=subtype, inputs=inputs, force=force)
@@ -102,13 +106,88 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
                 raise ParameterError(f"{styles[0]}: holds no audio to learn other --clusters "
                                      "or --seed from: learn it again from audio")
     result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
-                            progress=progress,
+                            progress=progress, engine=engine, keep_score=keep_score,
                             sources={"content": str(content), "styles": [str(s) for s in styles]})
     gain = audio.write(out, result, sr, subtype=subtype)
     if plan_path is not None:
         with atomic_target(plan_path) as tmp:
             plan.save(tmp)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
+
+
+def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
+                     engine: str = "numpy", subtype: str = "PCM_24", force: bool = False,
+                     keep_score: str | os.PathLike[str] | None = None,
+                     content: str | os.PathLike[str] | None = None,
+                     styles: Sequence[str | os.PathLike[str]] | None = None) -> RunResult:
+    """Render a plan saved with ``run --save-plan`` into ``output``.
+
+    The audio the plan needs is read again from the files it names (or from ``content``
+    and ``styles`` when given, e.g. after moving them) and analysed on the plan's grid.
+
+    Examples
+    --------
+    >>> render_plan_file("song.plan.npz", "song.sc.wav", engine="sc")  # doctest: +SKIP
+    """
+    subtype = audio.normalise_subtype(subtype)
+    check_engine(engine, keep_score)
+    plan = RenderPlan.load(plan_path)
+    content_path = content if content is not None else plan.sources.get("content")
+    style_paths = list(styles) if styles else list(plan.sources.get("styles") or [])
+    if not content_path:
+        raise ParameterError(f"{plan_path}: the plan names no content file: give --content")
+    needed = [content_path, *(style_paths if plan.mode == "mosaic" else [])]
+    if plan.mode == "mosaic" and not style_paths:
+        raise ParameterError(f"{plan_path}: the mosaic plan names no style files: give --style")
+    out = Path(output)
+    audio.check_output_path(out, subtype=subtype, inputs=(plan_path, *needed), force=force)
+    settings = Settings(wavelet=plan.wavelet, levels=plan.level)
+    y, sr = audio.load(content_path)
+    if sr != plan.sr or y.shape != (plan.n_channels, plan.n_samples):
+        raise ParameterError(f"{content_path}: is not the content of this plan ({y.shape[0]} "
+                             f"channels, {y.shape[1]} samples at {sr} Hz; the plan wants "
+                             f"{plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): give the "
+                             "right file with --content")
+    content_analysis = analyse(y, sr, wavelet=plan.wavelet, level=plan.level, hop=plan.hop,
+                               name=str(content_path))
+    style_analysis = None
+    if plan.mode == "mosaic":
+        if any(str(p).lower().endswith(MODEL_SUFFIX) for p in style_paths):
+            _, tracks = _load_styles(style_paths)
+        else:
+            tracks = [audio.load(p) for p in style_paths]
+        style_analysis = concatenate(analyse_styles(
+            tracks, sr=sr, n_channels=plan.n_channels, settings=settings, level=plan.level,
+            hop=plan.hop, names=[str(p) for p in style_paths]))
+    result = render_plan(plan, content_analysis, style_analysis, engine=engine,
+                         keep_score=keep_score)
+    gain = audio.write(out, result, sr, subtype=subtype)
+    return RunResult(output=out, plan=plan, settings=settings, gain=gain)
+
+
+def check_engine(engine: str, keep_score: str | os.PathLike[str] | None) -> None:
+    """Raise `ParameterError` before any work if ``engine`` cannot run here.
+
+    Examples
+    --------
+    >>> check_engine("numpy", None)
+    >>> check_engine("csound", None)
+    Traceback (most recent call last):
+    ...
+    styletransfer.errors.ParameterError: engine 'csound' is unknown: use one of ('numpy', 'sc')
+    """
+    if engine not in ENGINES:
+        raise ParameterError(f"engine {engine!r} is unknown: use one of {ENGINES}")
+    if keep_score is not None:
+        if engine != "sc":
+            raise ParameterError("--keep-score needs --engine sc: the numpy engine has no score")
+        folder = Path(keep_score)
+        if folder.exists() and not folder.is_dir():
+            raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
+    if engine == "sc":
+        from .engine_sc import find_scsynth
+
+        find_scsynth()
 
 
 def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *,

@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -32,14 +33,17 @@ from .settings import Settings
 EMPTY_BAND_DB = (-60.0, -30.0)
 #: Called with the name of each stage as it starts.
 Progress = Callable[[str], None]
+#: Engines that render plans: inverse wavelet transform, or SuperCollider offline.
+ENGINES = ("numpy", "sc")
 STAGES = ("analysing content", "analysing style", "learning style", "mapping", "rendering")
 
 
 def transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, int]], *,
              settings: Settings | None = None, model: StyleModel | None = None,
-             progress: Progress | None = None,
-             sources: dict[str, object] | None = None) -> tuple[np.ndarray, RenderPlan]:
-    """Make ``content`` sound in the style of ``styles`` with the numpy engine.
+             progress: Progress | None = None, sources: dict[str, object] | None = None,
+             engine: str = "numpy", keep_score: str | os.PathLike[str] | None = None,
+             ) -> tuple[np.ndarray, RenderPlan]:
+    """Make ``content`` sound in the style of ``styles``.
 
     Parameters
     ----------
@@ -59,6 +63,10 @@ def transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, in
         Called with each stage's name (see `STAGES`).
     sources : dict, optional
         File names recorded in the plan.
+    engine : str
+        ``numpy`` (inverse wavelet transform) or ``sc`` (SuperCollider, offline).
+    keep_score : path, optional
+        ``sc`` only: a folder to keep the score and the audio it reads in.
 
     Returns
     -------
@@ -70,7 +78,34 @@ def transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, in
     plan, content_analysis, style_analysis = plan_transfer(
         content, sr, styles, settings=settings, model=model, progress=progress, sources=sources)
     _step(progress, "rendering")
-    return render(plan, content_analysis, style_analysis), plan
+    return render_plan(plan, content_analysis, style_analysis, engine=engine,
+                       keep_score=keep_score), plan
+
+
+def render_plan(plan: RenderPlan, content: Analysis | None, style: Analysis | None, *,
+                engine: str = "numpy", keep_score: str | os.PathLike[str] | None = None,
+                ) -> np.ndarray:
+    """Render ``plan`` with ``engine`` (see `ENGINES`) from the analyses it needs.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> y = np.random.default_rng(0).standard_normal((1, 3000))
+    >>> a = analyse(y, 22050, wavelet="db4", level=4)
+    >>> plan = RenderPlan.identity(sr=22050, n_samples=3000, n_channels=1, wavelet="db4",
+    ...                            level=4, hop=a.hop)
+    >>> bool(np.allclose(render_plan(plan, a, None), y))
+    True
+    """
+    if engine == "numpy":
+        if keep_score is not None:
+            raise ParameterError("--keep-score needs --engine sc: the numpy engine has no score")
+        return render(plan, content, style)
+    if engine == "sc":
+        from .engine_sc import render_nrt
+
+        return render_nrt(plan, content, style, keep_score=keep_score)
+    raise ParameterError(f"engine {engine!r} is unknown: use one of {ENGINES}")
 
 
 def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, int]], *,

@@ -1,0 +1,344 @@
+"""The SuperCollider engine: a RenderPlan as OSC commands to the SynthDefs in ``sc/``.
+
+One description of the plan feeds both ways of rendering it (see `PlanScore`):
+
+- offline: the commands become a binary score (bundles timed in seconds from zero) that
+  ``scsynth -N`` renders to a file (`render_nrt`);
+- live: the same commands go to a running server as bundles timed a little ahead of the
+  clock (``styletransfer.live``).
+
+The synths, in order of execution (everything stereo; mono audio is played on both
+channels and the first is kept):
+
+- ``st_play`` plays the content onto `CONTENT_BUS`;
+- the equaliser, in one group: one ``st_split`` per band edge and an ``st_bandsum``,
+  with the band gains on control buses (one ``/c_setn`` a frame, reached by linear ramps
+  between frame centres, as the numpy engine interpolates). In ``timbre``/``identity``
+  it equalises the content and writes the output;
+- ``mosaic``: one ``st_grain`` per frame plays the chosen style frame, two frames long
+  under a sine-squared window, onto `GRAIN_BUS`; the equaliser shapes the grains and
+  ``st_envelope`` gives them the content's power envelope.
+
+Frame ``i``'s parameters are sent at ``i * T`` (T = frame duration) and everything else
+starts half a frame later, so the grain for frame 0 can start half a frame early, as in
+the numpy engine; the gains then ramp over one frame to reach frame ``i``'s value at its
+centre. Offline renders are trimmed by that delay (`PlanScore.delay_samples`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from . import osc
+from .analysis import Analysis
+from .errors import EngineError, ParameterError
+from .plan import RenderPlan
+from .sccompile import synthdef_bytes
+
+#: Bands the live-input analyser (``st_analyser``) measures at most.
+MAX_BANDS = 17
+#: Private stereo audio buses: the content, the mosaic grains, the equaliser's running
+#: sum and remainder, and the equalised signal before the envelope (mosaic).
+CONTENT_BUS = 16
+GRAIN_BUS = 18
+SUM_BUS = 20
+REST_BUS = 22
+SHAPED_BUS = 24
+#: Channels every SynthDef works in.
+SC_CHANNELS = 2
+SYNTHDEFS = ("st_play", "st_split", "st_bandsum", "st_grain", "st_envelope", "st_analyser",
+             "st_recorder")
+
+
+@dataclass(frozen=True)
+class Ids:
+    """Buffers, nodes and control buses a rendering uses, so exactly these can be freed.
+
+    The band gains live on control buses ``gain_bus .. gain_bus + n_bands - 1`` (lowest
+    band first): a performer's own synths can read them there.
+    """
+
+    content_buf: int = 0
+    style_buf: int = 1
+    player: int = 1000
+    group: int = 1001
+    first_node: int = 1002
+    gain_bus: int = 0
+
+
+def check_plan(plan: RenderPlan) -> None:
+    """Raise `ParameterError` if the SuperCollider SynthDefs cannot render ``plan``."""
+    if plan.n_channels > SC_CHANNELS:
+        raise ParameterError(f"the SuperCollider engine renders mono or stereo, not "
+                             f"{plan.n_channels} channels: use --engine numpy")
+
+
+def crossover_edges(plan: RenderPlan) -> list[float]:
+    """The crossover frequencies (Hz) between the plan's bands, lowest first.
+
+    Examples
+    --------
+    >>> plan = RenderPlan.identity(sr=48000, n_samples=4096, n_channels=1, wavelet="db4",
+    ...                            level=2, hop=1024)
+    >>> crossover_edges(plan)
+    [6000.0, 12000.0]
+    """
+    return [float(f) for f in plan.band_edges()[:-1, 1]]
+
+
+@dataclass(frozen=True)
+class PlanScore:
+    """The OSC commands that realise a plan, with their times in seconds from the start.
+
+    Parameters
+    ----------
+    plan : RenderPlan
+        What to render.
+    ids : Ids
+        Buffers, nodes and buses to use.
+    out_bus : int
+        Where the result goes (0: the first hardware output, or the NRT output file).
+
+    Examples
+    --------
+    >>> plan = RenderPlan.identity(sr=22050, n_samples=2048, n_channels=1, wavelet="db4",
+    ...                            level=3, hop=512)
+    >>> score = PlanScore(plan)
+    >>> [m.address for m in score.start_messages()]
+    ['/c_setn', '/g_new', '/s_new', '/s_new', '/s_new', '/s_new']
+    >>> [round(t, 4) for t, _ in score.frame_events()]
+    [0.0, 0.0232, 0.0464, 0.0697]
+    """
+
+    plan: RenderPlan
+    ids: Ids = Ids()
+    out_bus: int = 0
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.plan.frame_seconds
+
+    @property
+    def start_time(self) -> float:
+        """When the content starts playing: half a frame after the first parameters."""
+        return self.frame_seconds / 2
+
+    @property
+    def envelope_window(self) -> int:
+        """Samples over which ``st_envelope`` sums power: an eighth of a frame."""
+        return max(1, self.plan.hop // 8)
+
+    @property
+    def delay_samples(self) -> int:
+        """Samples between the start of the score and the first sample of the result."""
+        delay = self.plan.hop // 2
+        if self.plan.mode == "mosaic":
+            delay += self.envelope_window // 2
+        return delay
+
+    @property
+    def end_time(self) -> float:
+        """Seconds until the last sample of the result has been computed."""
+        return (self.delay_samples + self.plan.n_samples) / self.plan.sr
+
+    @property
+    def node_ids(self) -> list[int]:
+        """The equaliser's nodes (one per crossover, the band sum, the envelope)."""
+        count = self.plan.n_bands + (1 if self.plan.mode == "mosaic" else 0)
+        return list(range(self.ids.first_node, self.ids.first_node + count))
+
+    def load_messages(self, content_path: str | None, style_path: str | None,
+                      ) -> list[osc.Message]:
+        """The SynthDefs and buffers: ``/d_recv`` of each def, ``/b_allocRead`` of the audio."""
+        messages = [osc.d_recv(synthdef_bytes(name)) for name in SYNTHDEFS]
+        if content_path is not None:
+            messages.append(osc.b_alloc_read(self.ids.content_buf, content_path))
+        if style_path is not None and self.plan.mode == "mosaic":
+            messages.append(osc.b_alloc_read(self.ids.style_buf, style_path))
+        return messages
+
+    def gain_message(self, index: int) -> osc.Message:
+        """``/c_setn``: frame ``index``'s band gains onto the gain buses."""
+        return osc.c_setn(self.ids.gain_bus, [float(g) for g in self.plan.gains[index]])
+
+    def start_messages(self, *, in_bus: int = CONTENT_BUS) -> list[osc.Message]:
+        """Frame 0's gains, then the equaliser chain in a group at the tail (no ramps yet).
+
+        ``in_bus`` is what a timbre plan equalises (the content player's bus, or a
+        hardware input for live input); a mosaic plan equalises its grains.
+        """
+        plan, ids = self.plan, self.ids
+        mosaic = plan.mode == "mosaic"
+        nodes = iter(self.node_ids)
+        messages = [self.gain_message(0), osc.g_new(ids.group, osc.AddAction.TAIL, 0)]
+        source = GRAIN_BUS if mosaic else in_bus
+        for band, freq in enumerate(crossover_edges(plan)):
+            messages.append(osc.s_new("st_split", next(nodes), osc.AddAction.TAIL, ids.group, {
+                "in_bus": source if band == 0 else REST_BUS, "rest_bus": REST_BUS,
+                "sum_bus": SUM_BUS, "freq": freq, "gain_bus": ids.gain_bus + band}))
+        last = plan.n_bands - 1
+        messages.append(osc.s_new("st_bandsum", next(nodes), osc.AddAction.TAIL, ids.group, {
+            "sum_bus": SUM_BUS, "rest_bus": REST_BUS, "gain_bus": ids.gain_bus + last,
+            "out_bus": SHAPED_BUS if mosaic else self.out_bus}))
+        if mosaic:
+            messages.append(osc.s_new("st_envelope", next(nodes), osc.AddAction.TAIL, ids.group, {
+                "in_bus": SHAPED_BUS, "guide_bus": CONTENT_BUS, "out_bus": self.out_bus,
+                "envelope": plan.envelope, "window": self.envelope_window}))
+        return messages
+
+    def player_messages(self) -> list[osc.Message]:
+        """Start the content player (at the head), to send at `start_time`."""
+        return [osc.s_new("st_play", self.ids.player, osc.AddAction.HEAD, 0, {
+            "buf": self.ids.content_buf, "out_bus": CONTENT_BUS})]
+
+    def frame_messages(self, index: int) -> list[osc.Message]:
+        """What frame ``index`` sends at ``index * T``: its gains and, in mosaic, its grain."""
+        plan, ids = self.plan, self.ids
+        messages: list[osc.Message] = []
+        if index == 1:
+            messages.append(osc.n_set(ids.group, {"lag": self.frame_seconds}))
+        if index > 0:
+            messages.append(self.gain_message(index))
+        if plan.mode == "mosaic":
+            start = max(0, int(plan.segments[index]) * plan.hop - plan.hop // 2)
+            messages.append(osc.s_new("st_grain", -1, osc.AddAction.HEAD, 0, {
+                "buf": ids.style_buf, "out_bus": GRAIN_BUS, "start_frame": start,
+                "dur": 2 * self.frame_seconds}))
+        return messages
+
+    def frame_events(self, start: int = 0) -> Iterator[tuple[float, list[osc.Message]]]:
+        """``(time, messages)`` of each frame from ``start``."""
+        seconds = self.frame_seconds
+        for index in range(start, self.plan.n_frames):
+            yield index * seconds, self.frame_messages(index)
+
+    def free_messages(self) -> list[osc.Message]:
+        """Free the nodes and buffers this score made (for a live server)."""
+        return [osc.n_free(self.ids.player, self.ids.group),
+                osc.b_free(self.ids.content_buf), osc.b_free(self.ids.style_buf)]
+
+    def nrt_bundles(self, content_path: str | None, style_path: str | None,
+                    ) -> list[osc.Bundle]:
+        """The whole offline score, ending with an empty bundle at `end_time`."""
+        first = [*self.load_messages(content_path, style_path), *self.start_messages()]
+        bundles = [osc.Bundle(0.0, tuple(first))]
+        player: osc.Bundle | None = osc.Bundle(self.start_time, tuple(self.player_messages()))
+        for time, messages in self.frame_events():
+            if player is not None and time >= self.start_time:
+                bundles.append(player)
+                player = None
+            if messages:
+                bundles.append(osc.Bundle(time, tuple(messages)))
+        if player is not None:
+            bundles.append(player)
+        block = 64 / self.plan.sr
+        bundles.append(osc.Bundle(self.end_time + block, ()))
+        return bundles
+
+
+def find_scsynth() -> str:
+    """The scsynth executable, or a `ParameterError` saying how to get one."""
+    found = shutil.which("scsynth")
+    if found is None:
+        raise ParameterError("scsynth not found: install SuperCollider (Debian: "
+                             "supercollider-server) or use --engine numpy")
+    return found
+
+
+def render_nrt(plan: RenderPlan, content: Analysis | None = None,
+               style: Analysis | None = None, *, scsynth: str | None = None,
+               keep_score: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """Render ``plan`` with ``scsynth -N`` and return ``(plan.n_channels, plan.n_samples)``.
+
+    Parameters
+    ----------
+    plan : RenderPlan
+        What to render (mono or stereo, at most `MAX_BANDS` bands).
+    content, style : Analysis
+        The analyses the numpy engine would take; only their ``signal`` is used.
+    scsynth : str, optional
+        The scsynth executable (default: found on the PATH).
+    keep_score : path, optional
+        A folder to keep the score in (``score.osc`` with the audio it reads and
+        ``render.sh``, the command that renders it); by default all is temporary.
+
+    Raises
+    ------
+    EngineError
+        scsynth failed or was stopped; nothing is returned.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> y = np.random.default_rng(0).standard_normal((1, 4000)).astype(np.float32) * 0.1
+    >>> a = analyse(y, 22050, wavelet="db4", level=4)
+    >>> plan = RenderPlan.identity(sr=22050, n_samples=4000, n_channels=1, wavelet="db4",
+    ...                            level=4, hop=a.hop)
+    >>> render_nrt(plan, a).shape  # doctest: +SKIP
+    (1, 4000)
+    """
+    check_plan(plan)
+    executable = scsynth or find_scsynth()
+    if content is None:
+        raise ParameterError(f"a {plan.mode} plan needs the content's analysis to render")
+    if plan.mode == "mosaic" and style is None:
+        raise ParameterError("a mosaic plan needs the style's analysis to render")
+    score = PlanScore(plan)
+    if keep_score is not None:
+        folder = Path(keep_score)
+        if folder.exists() and not folder.is_dir():
+            raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
+        folder.mkdir(parents=True, exist_ok=True)
+        return _render_in(score, content, style, folder.resolve(), executable, keep=True)
+    with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
+        return _render_in(score, content, style, Path(work), executable, keep=False)
+
+
+def _render_in(score: PlanScore, content: Analysis, style: Analysis | None, folder: Path,
+               executable: str, *, keep: bool) -> np.ndarray:
+    plan = score.plan
+    content_path = folder / "content.wav"
+    _write_stereo(content_path, content.signal, plan.sr)
+    style_path = None
+    if plan.mode == "mosaic" and style is not None:
+        style_path = folder / "style.wav"
+        _write_stereo(style_path, style.signal, plan.sr)
+    score_path, out_path = folder / "score.osc", folder / "render.wav"
+    bundles = score.nrt_bundles(str(content_path), str(style_path) if style_path else None)
+    score_path.write_bytes(osc.encode_score(bundles))
+    command = [executable, "-N", str(score_path), "_", str(out_path), str(plan.sr), "WAV",
+               "float", "-o", str(SC_CHANNELS)]
+    if keep:
+        (folder / "render.sh").write_text("#!/bin/sh\n" + " ".join(command) + "\n")
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          errors="replace", check=False)
+    if done.returncode != 0 or not out_path.is_file():
+        last = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        how = (f"signal {-done.returncode}" if done.returncode < 0
+               else f"exit code {done.returncode}")
+        raise EngineError(f"scsynth stopped during the render ({how})"
+                          + (f": {last[-1].strip()}" if last else "") + "; nothing was written")
+    rendered, rate = sf.read(out_path, dtype="float32", always_2d=True)
+    if not keep:
+        out_path.unlink()
+    start = score.delay_samples
+    if rate != plan.sr or rendered.shape[0] < start + plan.n_samples:
+        raise EngineError(f"scsynth rendered {rendered.shape[0]} samples at {rate} Hz, "
+                          f"expected {start + plan.n_samples} at {plan.sr} Hz")
+    out = rendered[start: start + plan.n_samples, : plan.n_channels].T
+    return np.ascontiguousarray(out, dtype=content.signal.dtype)
+
+
+def _write_stereo(path: Path, signal: np.ndarray, sr: int) -> None:
+    """``signal`` as a float WAV with two channels (mono is doubled)."""
+    stereo = np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal
+    sf.write(path, np.ascontiguousarray(stereo.T, dtype=np.float32), sr, subtype="FLOAT")
