@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup system demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# SuperCollider (scsynth, sclang) and JACK for the engine tests, from Debian when missing.
+system:
+	.ci/install-system
+
 demo: $(STAMP)
 	$(BIN)/styletransfer demo --force -o demo-output
 
@@ -23,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check styletransfer tests benchmarks presets
 	$(BIN)/mypy
 
-test: lint
+test: lint system
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
@@ -121,6 +122,35 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", "-t", metavar="TRUTH", help="the content played with "
                           "the style's instrument, for mel-cepstral distortion")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    live = commands.add_parser(
+        "live", help="play a styled track, or style a live input, on a SuperCollider server",
+        description="Stream CONTENT styled after --style to scsynth as timed OSC bundles, or "
+        "with --input style the server's live input. Stop with Ctrl-C.")
+    live.add_argument("content", metavar="CONTENT", nargs="?", help="content audio (not "
+                      "with --input)")
+    live.add_argument("--style", "-s", metavar="STYLE", action="extend", nargs="+",
+                      required=True, help="style audio file(s) or a learnt .npz")
+    where = live.add_mutually_exclusive_group(required=True)
+    where.add_argument("--server", metavar="HOST:PORT", help="a running scsynth")
+    where.add_argument("--boot", action="store_true", help="start scsynth here (with a dummy "
+                       "JACK server where there is no audio device) and stop it at the end")
+    live.add_argument("--latency", type=float, default=0.2, metavar="SECONDS",
+                      help="how far ahead bundles are sent (default 0.2)")
+    live.add_argument("--record", metavar="OUT.wav", help="record the server's output")
+    live.add_argument("--input", action="store_true", help="style the live input instead of "
+                      "CONTENT: the server analyses it and gets band gains back every frame")
+    live.add_argument("--input-file", metavar="FILE", help="with --input: play FILE as the "
+                      "input (rehearse without an audio interface)")
+    live.add_argument("--seconds", type=float, help="with --input: stop after this long")
+    live.add_argument("--sr", type=int, default=48000, help="with --input: sample rate the "
+                      "style is learnt at; the server's rate (default 48000)")
+    live.add_argument("--preset", metavar="NAME|PATH", help="named settings (see presets)")
+    _add_setting_options(live)
+    live.add_argument("--mode", choices=MODES, default=None, help="timbre or mosaic")
+    live.add_argument("--strength", type=float, metavar="0..1", help="default 0.8")
+    live.add_argument("--force", action="store_true", help="overwrite an existing recording")
+    live.add_argument("--quiet", "-q", action="store_true", help="no summary")
 
     sc = commands.add_parser("sc", help="SuperCollider tools: compile the SynthDefs",
                              description="SuperCollider tools.")
@@ -291,6 +321,81 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    from .atomic import check_target
+    from .files import plan_files
+    from .live import stream_plan, style_input
+
+    inputs = [*args.style, *([args.content] if args.content else [])]
+    if args.record is not None:
+        if not args.record.lower().endswith(".wav"):
+            raise ParameterError(f"--record {args.record}: must end in .wav")
+        check_target(Path(args.record), inputs=tuple(inputs), force=args.force)
+    if args.input:
+        if args.content is not None:
+            raise ParameterError("give CONTENT or --input, not both")
+        if args.input_file is not None and not Path(args.input_file).is_file():
+            raise ParameterError(f"--input-file {args.input_file}: no such file")
+        model = _live_model(args)
+        report = style_input(model, server=args.server, boot=args.boot,
+                             strength=args.strength if args.strength is not None else 0.8,
+                             input_file=args.input_file, seconds=args.seconds,
+                             record=args.record)
+        if not args.quiet:
+            print(f"{PROG}: {report.frames} input frames styled; analysis-to-parameter "
+                  f"latency p50 {report.percentile_ms(report.loop_seconds, 50):.2f} ms, "
+                  f"p99 {report.percentile_ms(report.loop_seconds, 99):.2f} ms"
+                  f"{_late(report.late)}", file=sys.stderr)
+        return 0
+    if args.content is None:
+        raise ParameterError("no CONTENT given: name a content file, or use --input")
+    if args.input_file is not None or args.seconds is not None:
+        raise ParameterError("--input-file and --seconds go with --input")
+    _preload_models()
+    plan, content, style = plan_files(args.content, args.style, preset=args.preset,
+                                      options=_settings_options(args))
+
+    def note(sent: int, total: int) -> None:
+        if not args.quiet and sys.stderr.isatty():
+            print(f"\r{PROG}: {sent}/{total} frames", end="", file=sys.stderr, flush=True)
+
+    report = stream_plan(plan, content, style, server=args.server, boot=args.boot,
+                         latency=args.latency, record=args.record, on_frame=note)
+    if not args.quiet:
+        print(f"{'' if not sys.stderr.isatty() else chr(13)}{PROG}: played {plan.duration:.1f} s"
+              f" ({report.frames} frames); Python time per frame p50 "
+              f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
+              f"{report.percentile_ms(report.send_seconds, 99):.3f} ms{_late(report.late)}",
+              file=sys.stderr)
+    if args.record:
+        print(args.record)
+    return 0
+
+
+def _late(count: int | None) -> str:
+    return "" if count is None else f"; late bundles: {count}"
+
+
+def _live_model(args: argparse.Namespace) -> Any:
+    from . import audio
+    from .files import MODEL_SUFFIX
+    from .model import StyleModel
+    from .settings import Settings
+    from .transfer import learn
+
+    if len(args.style) == 1 and args.style[0].lower().endswith(MODEL_SUFFIX):
+        model, _ = StyleModel.load(args.style[0])
+        if model.sr_ != args.sr:
+            raise ParameterError(f"{args.style[0]}: learnt at {model.sr_} Hz: use --sr "
+                                 f"{model.sr_} (the server's rate must match)")
+        return model
+    settings = (load_preset(args.preset).settings if args.preset else Settings())
+    settings = settings.updated(_settings_options(args)).checked()
+    tracks = [audio.load(path) for path in args.style]
+    return learn(tracks, sr=args.sr, n_channels=1, settings=settings,
+                 names=list(args.style))
+
+
 def _sc(args: argparse.Namespace) -> int:
     from .sccompile import compile_synthdefs
 
@@ -301,7 +406,7 @@ def _sc(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo,
-             "render": _render, "evaluate": _evaluate, "sc": _sc}
+             "render": _render, "evaluate": _evaluate, "live": _live, "sc": _sc}
 
 
 if __name__ == "__main__":

@@ -15,14 +15,23 @@ from typing import Any
 import numpy as np
 
 from . import audio
-from .analysis import analyse
+from .analysis import Analysis, analyse
 from .atomic import atomic_target, check_target
 from .errors import ParameterError
 from .model import StyleModel
 from .plan import RenderPlan
 from .presets import load_preset
 from .settings import Settings
-from .transfer import ENGINES, Progress, analyse_styles, concatenate, learn, render_plan, transfer
+from .transfer import (
+    ENGINES,
+    Progress,
+    analyse_styles,
+    concatenate,
+    learn,
+    plan_transfer,
+    render_plan,
+    transfer,
+)
 
 MODEL_SUFFIX = ".npz"
 
@@ -113,6 +122,30 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         with atomic_target(plan_path) as tmp:
             plan.save(tmp)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
+
+
+def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]], *,
+               preset: str | None = None, options: dict[str, Any] | None = None,
+               ) -> tuple[RenderPlan, Analysis, Analysis | None]:
+    """The plan for styling ``content`` after ``styles``, and the analyses it plays from.
+
+    Settings merge as in `transfer_files`; for engines that play the plan themselves.
+
+    Examples
+    --------
+    >>> plan, content, style = plan_files("a.wav", ["b.wav"], preset="mosaic")  # doctest: +SKIP
+    """
+    if not styles:
+        raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
+    settings = load_preset(preset).settings if preset else Settings()
+    settings = settings.updated(options or {}).checked()
+    y, sr = audio.load(content)
+    model, style_audio = _load_styles(styles)
+    if model is not None:
+        settings = settings.updated({"clusters": model.n_states, "seed": model.seed,
+                                     "wavelet": model.wavelet_}).updated(options or {}).checked()
+    return plan_transfer(y, sr, style_audio, settings=settings, model=model,
+                         sources={"content": str(content), "styles": [str(s) for s in styles]})
 
 
 def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLike[str], *,

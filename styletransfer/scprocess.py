@@ -229,8 +229,11 @@ class BootedServer:
             name = f"styletransfer-{slot}"
             if _jack_running(jack_wait, env, name):
                 continue
-            command = [jackd, "-s", "-n", name, "-r", "-d", "dummy",
-                       "-r", str(self.sample_rate), "-p", str(self.period)]
+            # the dummy driver paces itself by -w (microseconds a period): without it, it
+            # runs at its default pace whatever the period, slower or faster than real time
+            wait = round(1e6 * self.period / self.sample_rate)
+            command = [jackd, "-s", "-n", name, "-R", "-d", "dummy", "-r",
+                       str(self.sample_rate), "-p", str(self.period), "-w", str(wait)]
             process = self._spawn(command, env)
             output = _OutputReader(_stdout(process), keep=50)
             while not _jack_running(jack_wait, env, name):

@@ -1,0 +1,446 @@
+"""Live performance with a running scsynth: stream a plan, or style a live input.
+
+- `stream_plan` sends a RenderPlan to a server as bundles timed ``latency`` seconds
+  ahead of the clock. Every time is counted from one start time, so a long track never
+  drifts, however late Python wakes up; each bundle leaves as soon as it is within
+  ``latency`` of its time.
+- `style_input`: ``st_analyser`` measures the input's band powers every frame and sends
+  them back (SendReply); each frame is mapped to a style state here and its band gains go
+  straight back to the equaliser on the input. The loop time of each frame is measured.
+
+Both free exactly the nodes and buffers they made, also after Ctrl-C, and close a
+recording properly (the recorder is freed, the server synced, then the file closed).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from . import osc
+from .analysis import Analysis
+from .engine_sc import (
+    CONTENT_BUS,
+    MAX_BANDS,
+    SC_CHANNELS,
+    SYNTHDEFS,
+    Ids,
+    PlanScore,
+    check_plan,
+    crossover_edges,
+)
+from .errors import EngineError, ParameterError
+from .model import StyleModel
+from .plan import RenderPlan
+from .sccompile import synthdef_bytes
+from .scprocess import BootedServer
+from .scserver import ServerClient
+
+#: Seconds bundles are sent ahead of their time, by default.
+DEFAULT_LATENCY = 0.2
+#: Frames of recording buffered in memory before the disk thread writes them.
+RECORD_FRAMES = 65536
+#: Where this tool's nodes, buffers and gain buses start on a shared server.
+NODE_BASE, BUFFER_BASE, GAIN_BUS_BASE = 20000, 900, 900
+
+
+@dataclass
+class LiveReport:
+    """What a live run measured.
+
+    Attributes
+    ----------
+    frames : int
+        Frames sent.
+    send_seconds : list of float
+        Python time to build, encode and send each frame's bundle.
+    loop_seconds : list of float
+        Live input: from a frame's analysis arriving to the server confirming its gains.
+    late : int or None
+        Late bundles scsynth reported (None: a server not started by us, unknown).
+    interrupted : bool
+        Stopped by Ctrl-C.
+    """
+
+    frames: int = 0
+    send_seconds: list[float] = field(default_factory=list)
+    loop_seconds: list[float] = field(default_factory=list)
+    late: int | None = None
+    interrupted: bool = False
+
+    @staticmethod
+    def percentile_ms(values: list[float], q: float) -> float:
+        """The ``q``-th percentile of ``values`` in milliseconds (NaN if empty).
+
+        Examples
+        --------
+        >>> LiveReport.percentile_ms([0.001, 0.002, 0.003], 50)
+        2.0
+        """
+        return float(np.percentile(values, q) * 1000) if values else float("nan")
+
+
+def parse_server(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``PORT``) as a host and a port.
+
+    Examples
+    --------
+    >>> parse_server("127.0.0.1:57110"), parse_server("57120")
+    (('127.0.0.1', 57110), ('127.0.0.1', 57120))
+    """
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 1 <= number <= 65535:
+        raise ParameterError(f"--server {text!r} is not HOST:PORT: use e.g. 127.0.0.1:57110")
+    return host or "127.0.0.1", number
+
+
+@contextmanager
+def connect(server: str | None, *, boot: bool, sample_rate: int,
+            ) -> Iterator[tuple[ServerClient, BootedServer | None]]:
+    """A client for ``server`` (``HOST:PORT``) or for a server booted here (``boot``).
+
+    A booted server (and its dummy JACK, where there is no audio device) is stopped on
+    exit; a server given by address is left running.
+    """
+    if (server is None) == (not boot):
+        raise ParameterError("give either --server HOST:PORT or --boot")
+    with ExitStack() as stack:
+        booted = None
+        if boot:
+            booted = stack.enter_context(BootedServer(sample_rate=sample_rate))
+            host, port = booted.host, booted.port
+        else:
+            assert server is not None
+            host, port = parse_server(server)
+        client = stack.enter_context(ServerClient(host, port, node_base=NODE_BASE,
+                                                  buffer_base=BUFFER_BASE))
+        client.status()
+        client.notify(True)
+        yield client, booted
+
+
+class _Session:
+    """Defs, buffers and a recording on a server, undone exactly by `close`."""
+
+    def __init__(self, client: ServerClient, folder: Path) -> None:
+        self.client, self.folder = client, folder
+        self.buffers: list[int] = []
+        self.nodes: list[int] = []
+        self.recording: tuple[int, int] | None = None  # (buffer, node)
+
+    def load_defs(self) -> None:
+        for name in SYNTHDEFS:
+            self.client.send_def(synthdef_bytes(name))
+        self.client.sync()
+
+    def load_audio(self, name: str, signal: np.ndarray, sr: int) -> int:
+        path = self.folder / f"{name}.wav"
+        stereo = np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal
+        sf.write(path, np.ascontiguousarray(stereo.T, dtype=np.float32), sr, subtype="FLOAT")
+        bufnum = self.client.next_bufnum()
+        self.client.alloc_read(bufnum, str(path))
+        self.buffers.append(bufnum)
+        return bufnum
+
+    def start_recording(self, path: Path) -> osc.Message:
+        """Open ``path`` for recording; returns the ``/s_new`` that starts the recorder."""
+        bufnum, node = self.client.next_bufnum(), self.client.next_node_id()
+        self.client.alloc(bufnum, RECORD_FRAMES, SC_CHANNELS)
+        self.client.request(osc.b_write(bufnum, str(path), "wav", "float", 0, 0,
+                                        leave_open=True), "/done", match=("/b_write",))
+        self.recording = (bufnum, node)
+        return osc.s_new("st_recorder", node, osc.AddAction.TAIL, 0,
+                         {"buf": bufnum, "in_bus": 0})
+
+    def close(self, nodes: list[int]) -> None:
+        """Free ``nodes``, stop the recording (sync before closing) and free the buffers."""
+        client = self.client
+        freed = [*nodes, *([self.recording[1]] if self.recording else [])]
+        try:
+            if freed:
+                client.send(osc.Bundle.now([osc.n_free(*freed)]))
+            client.sync()
+            if self.recording is not None:
+                client.request(osc.b_close(self.recording[0]), "/done", match=("/b_close",))
+                self.buffers.append(self.recording[0])
+                self.recording = None
+            for bufnum in self.buffers:
+                client.free_buffer(bufnum)
+            self.buffers = []
+        except EngineError:
+            raise
+        finally:
+            self.buffers = []
+
+
+def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
+                server: str | None = None, boot: bool = False,
+                latency: float = DEFAULT_LATENCY, record: str | os.PathLike[str] | None = None,
+                on_frame: Callable[[int, int], None] | None = None) -> LiveReport:
+    """Play ``plan`` on a SuperCollider server in real time.
+
+    Parameters
+    ----------
+    plan : RenderPlan
+        What to play (mono or stereo).
+    content, style : Analysis
+        The analyses the plan was made from (their ``signal`` is loaded into buffers).
+    server : str, optional
+        ``HOST:PORT`` of a running scsynth.
+    boot : bool
+        Start scsynth here instead (with a dummy JACK where there is no audio device).
+    latency : float
+        Seconds each bundle is sent ahead of its time.
+    record : path, optional
+        Also record the server's output to this WAV file (float).
+    on_frame : callable, optional
+        Called with (frames sent, frames in all) about once a second.
+
+    Examples
+    --------
+    >>> stream_plan(plan, content, None, boot=True, record="take.wav")  # doctest: +SKIP
+    """
+    check_plan(plan)
+    if not 0.01 <= latency <= 5:
+        raise ParameterError(f"--latency {latency} is out of range: use 0.01 to 5 seconds")
+    report = LiveReport()
+    with tempfile.TemporaryDirectory(prefix="st-live-") as work, \
+            connect(server, boot=boot, sample_rate=plan.sr) as (client, booted):
+        session = _Session(client, Path(work))
+        session.load_defs()
+        content_buf = session.load_audio("content", content.signal, plan.sr)
+        style_buf = content_buf
+        if plan.mode == "mosaic":
+            if style is None:
+                raise ParameterError("a mosaic plan needs the style's analysis to play")
+            style_buf = session.load_audio("style", style.signal, plan.sr)
+        first = client.next_node_id()
+        for _ in range(plan.n_bands + 3):
+            client.next_node_id()
+        ids = Ids(content_buf=content_buf, style_buf=style_buf, player=first,
+                  group=first + 1, first_node=first + 2, gain_bus=GAIN_BUS_BASE)
+        score = PlanScore(plan, ids)
+        start_messages = score.start_messages()
+        if record is not None:
+            start_messages.append(session.start_recording(Path(record).resolve()))
+        client.sync()
+        t0 = time.time() + latency
+        events = [(0.0, start_messages), (score.start_time, score.player_messages())]
+        try:
+            _send_timed(client, t0, events, latency, report=None)
+            _send_timed(client, t0, score.frame_events(), latency, report=report,
+                        total=plan.n_frames, on_frame=on_frame)
+            if session.recording is not None:  # stop recording on the last sample's block
+                _send_timed(client, t0, [(score.end_time, [osc.n_free(session.recording[1])])],
+                            latency, report=None)
+            _sleep_until(t0 + score.end_time + 0.05)
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            session.close([ids.player, ids.group])
+        if booted is not None:
+            report.late = booted.late_count
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return report
+
+
+def _send_timed(client: ServerClient, t0: float,
+                events: Iterator[tuple[float, list[osc.Message]]] | list[
+                    tuple[float, list[osc.Message]]],
+                latency: float, *, report: LiveReport | None, total: int = 0,
+                on_frame: Callable[[int, int], None] | None = None) -> None:
+    """Send each ``(time, messages)`` as a bundle at ``t0 + time``, ``latency`` ahead."""
+    last_note = time.monotonic()
+    for when, messages in events:
+        _sleep_until(t0 + when - latency)
+        started = time.perf_counter()
+        if messages:
+            client.send(osc.Bundle(t0 + when, tuple(messages)))
+        if report is not None:
+            report.send_seconds.append(time.perf_counter() - started)
+            report.frames += 1
+            if on_frame is not None and time.monotonic() - last_note > 1.0:
+                on_frame(report.frames, total)
+                last_note = time.monotonic()
+
+
+def _sleep_until(moment: float) -> None:
+    remaining = moment - time.time()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+def input_edges(sr: int, level: int) -> list[float]:
+    """Band edges (Hz) of a ``level``-deep octave split at ``sr``, for the live analyser.
+
+    Examples
+    --------
+    >>> input_edges(44100, 2)
+    [5512.5, 11025.0]
+    """
+    nyquist = sr / 2
+    return [float(nyquist / 2.0**k) for k in range(level, 0, -1)]
+
+
+def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
+                max_boost_db: float, previous: np.ndarray | None = None,
+                smoothing: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Band gains for one live frame: its band shape moved towards the nearest style state.
+
+    ``powers`` are the frame's band powers (lowest first); the state whose mean band
+    shape is nearest the frame's (after exponential smoothing of the shape with weight
+    ``smoothing`` on the ``previous`` one) gives the target. Returns (gains, smoothed
+    shape).
+
+    Examples
+    --------
+    >>> from styletransfer.model import StyleModel
+    >>> rng = np.random.default_rng(0)
+    >>> from styletransfer.analysis import analyse
+    >>> model = StyleModel(2).fit([analyse(rng.standard_normal((1, 8192)), 22050, level=3)])
+    >>> gains, shape = frame_gains(np.array([1.0, 1.0, 1.0, 1.0]), model, 1.0, 24.0)
+    >>> gains.shape, bool(np.all(gains > 0))
+    ((4,), True)
+    """
+    from .transfer import band_gains
+
+    energy = np.maximum(np.asarray(powers, dtype=np.float64), 0.0)[None, :]
+    total = energy.sum(axis=1)
+    floor = max(float(total[0]), 1e-20) * 1e-8
+    shape = np.log(energy[0] + floor / energy.shape[1]) - np.log(total[0] + floor)
+    if previous is not None:
+        shape = smoothing * previous + (1 - smoothing) * shape
+    state = int(np.argmin(((model.shape_mean_ - shape) ** 2).sum(axis=1)))
+    wanted = (1 - strength) * shape + strength * model.shape_mean_[state]
+    gains = band_gains(energy, wanted[None, :], total, max_boost_db=max_boost_db)[0]
+    return gains, shape
+
+
+def style_input(model: StyleModel, *, server: str | None = None, boot: bool = False,
+                strength: float = 0.8, max_boost_db: float = 24.0,
+                input_file: str | os.PathLike[str] | None = None,
+                seconds: float | None = None, record: str | os.PathLike[str] | None = None,
+                ) -> LiveReport:
+    """Style a live input after ``model``, on a SuperCollider server, until stopped.
+
+    The input is the server's first two hardware inputs, or ``input_file`` played into
+    the chain instead (for rehearsal without an interface). Runs for ``seconds``, to the
+    end of ``input_file``, or until Ctrl-C. Each frame's loop time (analysis arriving ->
+    gains confirmed by the server) goes into the report.
+
+    Examples
+    --------
+    >>> style_input(model, boot=True, input_file="take.wav")  # doctest: +SKIP
+    """
+    sr, level, hop = model.sr_, model.level_, model.hop_
+    n_bands = level + 1
+    if n_bands > MAX_BANDS:
+        raise ParameterError(f"the style has {n_bands} bands; live input measures at most "
+                             f"{MAX_BANDS}: learn it with --levels {MAX_BANDS - 1} or fewer")
+    report = LiveReport()
+    with tempfile.TemporaryDirectory(prefix="st-input-") as work, \
+            connect(server, boot=boot, sample_rate=sr) as (client, booted):
+        session = _Session(client, Path(work))
+        session.load_defs()
+        status = client.status()
+        hardware_in = SC_CHANNELS  # the first input bus follows the output buses
+        in_bus, duration = hardware_in, seconds
+        start: list[osc.Message] = []
+        first = client.next_node_id()
+        for _ in range(n_bands + 3):
+            client.next_node_id()
+        player, analyser = first, first + 1
+        if input_file is not None:
+            y, file_sr = sf.read(input_file, dtype="float32", always_2d=True)
+            buf = session.load_audio("input", y.T[:SC_CHANNELS], file_sr)
+            start.append(osc.s_new("st_play", player, osc.AddAction.HEAD, 0,
+                                   {"buf": buf, "out_bus": CONTENT_BUS}))
+            in_bus = CONTENT_BUS
+            length = y.shape[0] / file_sr
+            duration = length if duration is None else min(duration, length)
+        plan = RenderPlan.identity(sr=int(status.nominal_sr or sr), n_samples=hop,
+                                   n_channels=SC_CHANNELS, wavelet=model.wavelet_,
+                                   level=level, hop=hop)
+        ids = Ids(player=player, group=first + 2, first_node=first + 3,
+                  gain_bus=GAIN_BUS_BASE)
+        score = PlanScore(plan, ids)
+        edges = crossover_edges(plan)
+        padded = edges + [edges[-1]] * (MAX_BANDS - 1 - len(edges))
+        start += score.start_messages(in_bus=in_bus)
+        start += [osc.s_new("st_analyser", analyser, osc.AddAction.BEFORE, ids.group,
+                            {"in_bus": in_bus, "frame": hop}),
+                  osc.n_setn(analyser, "edges", padded)]
+        if record is not None:
+            start.append(session.start_recording(Path(record).resolve()))
+        loop = _InputLoop(client, model, score, strength, max_boost_db, n_bands, report)
+        client.on("/st/bands", loop.on_bands)
+        client.on("/synced", loop.on_synced)
+        client.send(osc.Bundle.now(start))
+        try:
+            began = time.monotonic()
+            while duration is None or time.monotonic() - began < duration:
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            client.off("/st/bands", loop.on_bands)
+            session.close([player, analyser, ids.group])
+        if booted is not None:
+            report.late = booted.late_count
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return report
+
+
+class _InputLoop:
+    """Answers each ``/st/bands`` with the frame's gains and measures the loop time."""
+
+    SYNC_BASE = 1_000_000
+
+    def __init__(self, client: ServerClient, model: StyleModel, score: PlanScore,
+                 strength: float, max_boost_db: float, n_bands: int,
+                 report: LiveReport) -> None:
+        self.client, self.model, self.score = client, model, score
+        self.strength, self.max_boost_db, self.n_bands = strength, max_boost_db, n_bands
+        self.report = report
+        self.shape: np.ndarray | None = None
+        self.pending: dict[int, float] = {}
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def on_bands(self, args: tuple[object, ...], arrived: float) -> None:
+        powers = np.array([float(v) for v in args[2: 2 + self.n_bands]  # type: ignore[arg-type]
+                           ])
+        gains, self.shape = frame_gains(powers, self.model, self.strength, self.max_boost_db,
+                                        self.shape)
+        with self.lock:
+            self.count += 1
+            sync_id = self.SYNC_BASE + self.count
+            self.pending[sync_id] = arrived
+        self.client.send(osc.Bundle.now([osc.c_setn(self.score.ids.gain_bus,
+                                                    [float(g) for g in gains]),
+                                         osc.sync(sync_id)]))
+        self.report.frames += 1
+        self.report.send_seconds.append(time.perf_counter() - arrived)
+
+    def on_synced(self, args: tuple[object, ...], arrived: float) -> None:
+        if not args or not isinstance(args[0], int):
+            return
+        with self.lock:
+            sent = self.pending.pop(args[0], None)
+        if sent is not None:
+            self.report.loop_seconds.append(arrived - sent)

@@ -1,0 +1,156 @@
+"""The SuperCollider engine live: a real-time scsynth on a dummy JACK (64-frame periods)
+plays a streamed plan, records it, styles a live input, and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sc_support import require_scsynth
+
+from styletransfer import Settings
+from styletransfer.demo import breathy_drone, plucked_melody
+from styletransfer.engine_sc import PlanScore, render_nrt
+from styletransfer.errors import EngineError
+from styletransfer.live import stream_plan, style_input
+from styletransfer.scprocess import free_udp_port
+from styletransfer.transfer import learn, plan_transfer
+
+CLI = [sys.executable, "-m", "styletransfer"]
+LIVE_SR = 48000
+BLOCK = 64
+
+
+def band_envelopes(y: np.ndarray, sr: int, hop: int = 1024) -> np.ndarray:
+    """Octave-band STFT power envelopes, ``(8, n_frames)``."""
+    import librosa
+
+    power = np.abs(librosa.stft(y.mean(axis=0), n_fft=4096, hop_length=hop)) ** 2
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=4096)
+    edges = sr / 2 / 2.0 ** np.arange(7, -1, -1)
+    band = np.searchsorted(edges, freqs, side="left").clip(0, 7)
+    return np.stack([power[band == k].sum(axis=0) for k in range(8)])
+
+
+@pytest.mark.parametrize("seconds", [60.0])
+def test_streamed_plan_matches_offline_render(tmp_path: Path, seconds: float) -> None:
+    """60 s streamed and recorded: the length of the NRT render within one block, band
+    envelopes correlating >= 0.9 with it, and no late bundles."""
+    require_scsynth(realtime=True)
+    notes = tuple(int(n) for n in np.random.default_rng(0).integers(55, 80, 90))
+    content = plucked_melody(LIVE_SR, notes=notes)[:, : int(seconds * LIVE_SR)]
+    style = breathy_drone(LIVE_SR, seconds=8.0)
+    plan, content_a, style_a = plan_transfer(content.astype(np.float32), LIVE_SR,
+                                             [(style.astype(np.float32), LIVE_SR)],
+                                             settings=Settings(mode="timbre"))
+    offline = render_nrt(plan, content_a, style_a)
+    take = tmp_path / "take.wav"
+    report = stream_plan(plan, content_a, style_a, boot=True, record=take)
+    assert report.late == 0
+    assert report.frames == plan.n_frames
+    recorded, rate = sf.read(take, dtype="float32", always_2d=True)
+    assert rate == LIVE_SR
+    delay = PlanScore(plan).delay_samples
+    assert abs(recorded.shape[0] - (delay + plan.n_samples)) <= BLOCK
+    # the recording starts at the first bundle's block: align on the first loud sample
+    live = recorded[:, :1].T
+    onset_live = int(np.argmax(np.abs(live[0]) > 0.05))
+    onset_offline = int(np.argmax(np.abs(offline[0]) > 0.05))
+    live = live[:, onset_live - onset_offline:][:, : plan.n_samples]
+    ours, theirs = band_envelopes(offline[:, : live.shape[1]], LIVE_SR), band_envelopes(
+        live, LIVE_SR)
+    share = 10 * np.log10(ours.sum(axis=1) / ours.sum())
+    for band in np.flatnonzero(share > -30):
+        corr = np.corrcoef(np.log10(ours[band] + 1e-10), np.log10(theirs[band] + 1e-10))[0, 1]
+        assert corr >= 0.9, f"band {band}: {corr:.3f}"
+
+
+def test_live_input_styles_a_file_and_measures_latency(tmp_path: Path) -> None:
+    require_scsynth(realtime=True)
+    style = breathy_drone(LIVE_SR, seconds=4.0)
+    model = learn([(style, LIVE_SR)], sr=LIVE_SR, settings=Settings(clusters=4))
+    source = tmp_path / "input.wav"
+    sf.write(source, plucked_melody(LIVE_SR, notes=(60, 64, 67, 72)).T, LIVE_SR)
+    take = tmp_path / "take.wav"
+    report = style_input(model, boot=True, input_file=source, record=take)
+    assert report.frames > 50
+    assert len(report.loop_seconds) > 0.8 * report.frames
+    assert report.percentile_ms(report.loop_seconds, 50) < 15
+    assert report.late == 0
+    recorded, _ = sf.read(take, always_2d=True)
+    assert np.sqrt(np.mean(recorded**2)) > 1e-3  # the styled input was heard
+
+
+def test_no_server_fails_within_two_seconds(clips: dict[str, Path]) -> None:
+    port = free_udp_port()
+    started = time.perf_counter()
+    done = subprocess.run([*CLI, "live", str(clips["content"]), "--style", str(clips["style"]),
+                           "--server", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "no SuperCollider server answers" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    # planning takes its time first; the server check itself must not wait long
+    assert time.perf_counter() - started < 2.0 + 8.0
+    with pytest.raises(EngineError, match="no SuperCollider server answers"):
+        from styletransfer.scserver import ServerClient
+
+        began = time.perf_counter()
+        try:
+            with ServerClient("127.0.0.1", port) as client:
+                client.status()
+        finally:
+            assert time.perf_counter() - began < 2.0
+
+
+def test_ctrl_c_frees_and_closes_recording(clips: dict[str, Path]) -> None:
+    """SIGINT mid-stream: exit 130, a readable recording, our scsynth and jackd gone."""
+    require_scsynth(realtime=True)
+    take = clips["dir"] / "take.wav"
+    process = subprocess.Popen([*CLI, "live", str(clips["content"]), "--style",
+                                str(clips["style"]), "--boot", "--record", str(take)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not take.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                              text=True, check=False).stdout.split()
+    assert children, "the booted server was not seen"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    recorded, _ = sf.read(take, always_2d=True)  # closed properly: a valid header
+    assert recorded.shape[0] > 0.5 * 22050
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def test_live_argument_errors(clips: dict[str, Path]) -> None:
+    base = [*CLI, "live", "--style", str(clips["style"])]
+    cases = [
+        ([*base, str(clips["content"])], "one of the arguments --server --boot is required"),
+        ([*base, "--server", "nohost"], "no CONTENT given"),
+        ([*base, str(clips["content"]), "--server", "localhost:99999"], "is not HOST:PORT"),
+        ([*base, "--input", str(clips["content"]), "--boot"], "not both"),
+        ([*base, str(clips["content"]), "--boot", "--record", "x.mp3"], "must end in .wav"),
+    ]
+    for command, words in cases:
+        done = subprocess.run(command, capture_output=True, text=True, check=False,
+                              env={**os.environ})
+        assert done.returncode == 2, (command, done.stderr)
+        assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
