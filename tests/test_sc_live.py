@@ -141,13 +141,14 @@ def _is_zombie(pid: int) -> bool:
 
 
 def test_live_argument_errors(clips: dict[str, Path]) -> None:
-    base = [*CLI, "live", "--style", str(clips["style"])]
+    style = ["--style", str(clips["style"])]
+    content = [*CLI, "live", str(clips["content"]), *style]
     cases = [
-        ([*base, str(clips["content"])], "one of the arguments --server --boot is required"),
-        ([*base, "--server", "nohost"], "no CONTENT given"),
-        ([*base, str(clips["content"]), "--server", "localhost:99999"], "is not HOST:PORT"),
-        ([*base, "--input", str(clips["content"]), "--boot"], "not both"),
-        ([*base, str(clips["content"]), "--boot", "--record", "x.mp3"], "must end in .wav"),
+        (content, "one of the arguments --server --boot is required"),
+        ([*CLI, "live", *style, "--server", "nohost"], "no CONTENT given"),
+        ([*content, "--server", "localhost:99999"], "is not HOST:PORT"),
+        ([*content, "--input", "--boot"], "not both"),
+        ([*content, "--boot", "--record", "x.mp3"], "must end in .wav"),
     ]
     for command, words in cases:
         done = subprocess.run(command, capture_output=True, text=True, check=False,
