@@ -2,23 +2,31 @@
 
 Synthesises a stereo content (a plucked melody, transposed as it repeats) and a style
 (a breathy drone), writes them as WAV files into a temporary folder, then runs the CLI in
-a fresh subprocess for each mode and preset. Reports wall time (best of ``--repeat``), the
-real-time factor, the child's CPU time (user + system: a busy machine
-inflates wall time, not this) and its peak resident memory (``ru_maxrss`` from ``wait4``, exact
-for that one child). It also times the bare start-up (the interpreter importing the
-command and scikit-learn, a fixed cost of every run) and prints the real-time factor with
-that cost taken out, which is what longer files approach. Targets are printed for
-information: the exit code is always 0.
+a fresh subprocess for each engine (``--engine numpy``, ``--engine sc``), mode (timbre:
+``--preset balanced``, mosaic: ``--preset mosaic``) and content length. Reports wall time
+(best of ``--repeat``; lengths of 5 minutes or more run once), the real-time factor, the
+child's CPU time (user + system: a busy machine inflates wall time, not this) and its peak
+resident memory (``ru_maxrss`` from ``wait4``, exact for that one child). It also times the
+bare start-up (the interpreter importing the command and scikit-learn, a fixed cost of
+every run) and prints the real-time factor with that cost taken out, which is what longer
+files approach. The last column is the cost per minute of audio (wall time without
+start-up, divided by the minutes) relative to the reference length's (1 minute when
+measured): 1.0 all along means linear growth. With ``--presets`` the other built-in
+presets also run (numpy engine). Targets are printed for information: the exit code is
+always 0.
 
 Usage::
 
-    .venv/bin/python benchmarks/speed.py [--minutes 3] [--quick]
+    .venv/bin/python benchmarks/speed.py [--lengths 10s,1m,3m,10m] [--engines numpy,sc]
+    .venv/bin/python benchmarks/speed.py --minutes 3 --presets   # the old single-length run
+    .venv/bin/python benchmarks/speed.py --quick
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,8 +42,15 @@ from styletransfer.presets import load_preset
 
 SR = 44100
 PRESETS = ("balanced", "subtle", "full", "mosaic", "glitch", "drift")
-#: Wanted real-time factor (audio seconds per wall second) for each mode.
-TARGETS = {"timbre": 100.0, "mosaic": 30.0}
+#: The preset that stands for each mode.
+MODE_PRESETS = {"timbre": "balanced", "mosaic": "mosaic"}
+ENGINES = ("numpy", "sc")
+#: Wanted real-time factor (audio seconds per wall second) per engine and mode.
+TARGETS = {("numpy", "timbre"): 100.0, ("numpy", "mosaic"): 30.0,
+           ("sc", "timbre"): 20.0, ("sc", "mosaic"): 20.0}
+DEFAULT_LENGTHS = "10s,1m,3m,10m"
+#: Lengths from this many seconds on run once whatever ``--repeat`` says.
+ONCE_FROM = 300.0
 #: What every run imports before it can work.
 STARTUP = "import styletransfer.cli, sklearn.mixture, sklearn.neighbors"
 #: Semitone shifts applied to successive repetitions of the melody.
@@ -44,10 +59,12 @@ TRANSPOSE = (0, 5, -3, 7, 2, -5, 4, -2)
 
 @dataclass(frozen=True)
 class Job:
-    """One benchmarked command: a label, its mode and the extra CLI options."""
+    """One benchmarked command: a label, its engine, mode, preset and extra CLI options."""
 
     label: str
+    engine: str
     mode: str
+    preset: str
     options: tuple[str, ...]
 
 
@@ -58,6 +75,37 @@ class Timing:
     wall: float
     cpu: float
     rss_mib: float
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured job at one content length."""
+
+    job: Job
+    seconds: float
+    timing: Timing
+    runs: int
+
+
+def parse_length(text: str) -> float:
+    """``10s``, ``1m``, ``1.5m`` or a bare number of seconds, in seconds.
+
+    Examples
+    --------
+    >>> parse_length("10s"), parse_length("3m"), parse_length("90")
+    (10.0, 180.0, 90.0)
+    """
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([sm]?)\s*", text)
+    if found is None or float(found.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a length such as 10s or 3m")
+    return float(found.group(1)) * (60.0 if found.group(2) == "m" else 1.0)
+
+
+def length_label(seconds: float) -> str:
+    """``10s``, ``1m``, ``2.5m``..."""
+    if seconds < 60 or seconds % 30:
+        return f"{seconds:g}s"
+    return f"{seconds / 60:g}m"
 
 
 def make_content(seconds: float, seed: int = 0) -> np.ndarray:
@@ -79,16 +127,22 @@ def write_inputs(folder: Path, content_seconds: float,
                  style_seconds: float) -> tuple[Path, Path]:
     """Write ``content.wav`` and ``style.wav`` (24-bit, 44.1 kHz stereo) into ``folder``."""
     content, style = folder / "content.wav", folder / "style.wav"
-    sf.write(content, make_content(content_seconds).T, SR, subtype="PCM_24")
+    write_content(content, content_seconds)
     sf.write(style, breathy_drone(SR, seconds=style_seconds).T, SR, subtype="PCM_24")
     return content, style
+
+
+def write_content(path: Path, seconds: float) -> None:
+    """Write a ``seconds`` long content (24-bit, 44.1 kHz stereo) to ``path``."""
+    sf.write(path, make_content(seconds).T, SR, subtype="PCM_24")
 
 
 def run_once(command: list[str]) -> Timing:
     """Run ``command`` in a fresh process; returns its wall and CPU seconds and peak RSS.
 
     ``os.wait4`` reports the resource usage of exactly this child (and any children it
-    waited for), so earlier runs never leak into the peak as with ``RUSAGE_CHILDREN``.
+    waited for, such as scsynth), so earlier runs never leak into the peak as with
+    ``RUSAGE_CHILDREN``.
     """
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
@@ -114,58 +168,119 @@ def benchmark(job: Job, content: Path, style: Path, out: Path, repeat: int) -> T
     return Timing(wall=best.wall, cpu=best.cpu, rss_mib=max(run.rss_mib for run in runs))
 
 
-def jobs(quick: bool, only: str | None = None) -> list[Job]:
-    """The two modes, then (unless ``quick``) every built-in preset; ``only`` keeps the jobs
-    whose label contains one of its comma-separated words."""
-    found = [Job(f"--mode {mode}", mode, ("--mode", mode)) for mode in TARGETS]
-    if not quick:
-        found += [Job(f"--preset {name}", load_preset(name).settings.mode, ("--preset", name))
-                  for name in PRESETS]
+def jobs(engines: tuple[str, ...] = ENGINES, only: str | None = None, *,
+         presets: bool = False) -> list[Job]:
+    """Each engine in each mode, then (with ``presets``) the other presets on numpy.
+
+    ``only`` keeps the jobs with one of its comma-separated words as engine, mode or preset,
+    or inside the label.
+    """
+    found = [Job(f"{engine} {mode}", engine, mode, preset,
+                 ("--engine", engine, "--preset", preset))
+             for engine in engines for mode, preset in MODE_PRESETS.items()]
+    if presets:
+        found += [Job(f"numpy --preset {name}", "numpy", load_preset(name).settings.mode, name,
+                      ("--engine", "numpy", "--preset", name))
+                  for name in PRESETS if name not in MODE_PRESETS.values()]
     if only:
         words = [word.strip() for word in only.split(",") if word.strip()]
-        found = [job for job in found if any(word in job.label for word in words)]
+        found = [job for job in found
+                 if any(word in (job.engine, job.mode, job.preset) or word in job.label
+                        for word in words)]
     return found
+
+
+def print_table(rows: list[Row], startup: Timing) -> None:
+    """The table: one line per job and length, the cost per minute against the reference."""
+    header = (f"{'engine':<6} {'mode':<7} {'preset':<9} {'length':>6} {'runs':>4} "
+              f"{'wall s':>8} {'cpu s':>7} {'x real':>7} {'w/o start':>9} {'peak MiB':>9} "
+              f"{'min-cost':>8} {'cpu-cost':>8}  target")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        timing, job = row.timing, row.job
+        net = max(timing.wall - startup.wall, 1e-3)
+        same = [other for other in rows if other.job == job]
+        reference = min(same, key=lambda other: (abs(other.seconds - 60.0), -other.seconds))
+        ref_cost = max(reference.timing.wall - startup.wall, 1e-3) / reference.seconds
+        net_cpu = max(timing.cpu - startup.cpu, 1e-3)
+        ref_cpu = max(reference.timing.cpu - startup.cpu, 1e-3) / reference.seconds
+        factor = row.seconds / timing.wall
+        target = TARGETS.get((job.engine, job.mode), 20.0)
+        verdict = "pass" if factor >= target else "FAIL"
+        print(f"{job.engine:<6} {job.mode:<7} {job.preset:<9} {length_label(row.seconds):>6} "
+              f"{row.runs:>4} {timing.wall:>8.2f} {timing.cpu:>7.2f} {factor:>7.1f} "
+              f"{row.seconds / net:>9.1f} {timing.rss_mib:>9.0f} "
+              f"{(net / row.seconds) / ref_cost:>8.2f} {(net_cpu / row.seconds) / ref_cpu:>8.2f}"
+              f"  >= {target:.0f}x: {verdict}")
+    print("min-cost: wall s without start-up per minute of audio, relative to the run nearest "
+          "1 minute of the same job (1.00 = linear); cpu-cost: the same with CPU seconds, "
+          "which a busy machine does not inflate")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run the benchmark and print the table; always returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=3.0,
-                        help="content length in minutes (default 3)")
+    parser.add_argument("--lengths", default=None, metavar="LIST",
+                        help=f"content lengths, e.g. 10s,1m,3m (default {DEFAULT_LENGTHS})")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="one content length in minutes (instead of --lengths)")
+    parser.add_argument("--engines", default=",".join(ENGINES), metavar="LIST",
+                        help="engines to run (default numpy,sc)")
     parser.add_argument("--style-minutes", type=float, default=1.0,
                         help="style length in minutes (default 1)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per job, best kept (2)")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help=f"runs per job, best kept (2; lengths >= {ONCE_FROM:.0f} s run once)")
     parser.add_argument("--quick", action="store_true",
-                        help="30 s content, 15 s style, one run, the two modes only")
+                        help="lengths 10s,30s, 15 s style, one run each")
+    parser.add_argument("--presets", action="store_true",
+                        help="also run the other built-in presets (numpy engine)")
     parser.add_argument("--only", metavar="WORDS",
-                        help="comma-separated words: run only the jobs whose label has one, "
-                        "e.g. 'mode' or 'glitch,drift'")
+                        help="comma-separated words: run only the jobs with one as engine, mode "
+                        "or preset, e.g. 'sc' or 'mosaic' or 'glitch,drift'")
     args = parser.parse_args(argv)
-    minutes, style_minutes, repeat = args.minutes, args.style_minutes, max(1, args.repeat)
+    engines = tuple(name.strip() for name in args.engines.split(",") if name.strip())
+    unknown = [name for name in engines if name not in ENGINES]
+    if unknown:
+        parser.error(f"--engines: unknown {', '.join(unknown)}; use {','.join(ENGINES)}")
+    lengths_text = args.lengths or DEFAULT_LENGTHS
+    style_minutes, repeat = args.style_minutes, max(1, args.repeat)
     if args.quick:
-        minutes, style_minutes, repeat = 0.5, 0.25, 1
+        lengths_text, style_minutes, repeat = args.lengths or "10s,30s", 0.25, 1
+    try:
+        lengths = sorted({parse_length(part) for part in lengths_text.split(",") if part.strip()})
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"--lengths: {error}")
+    if args.minutes is not None:
+        lengths = [60.0 * args.minutes]
 
-    seconds = 60.0 * minutes
-    print(f"content {seconds:.0f} s stereo, style {60 * style_minutes:.0f} s stereo, "
-          f"{SR} Hz, best of {repeat}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
-    startup = min(run_once([sys.executable, "-c", STARTUP]).wall for _ in range(repeat))
-    print(f"start-up (python importing the command and scikit-learn): {startup:.2f} s")
-    header = (f"{'job':<18} {'mode':<7} {'audio s':>8} {'wall s':>8} {'cpu s':>7} "
-              f"{'x real':>7} {'w/o start-up':>12} {'peak MiB':>9}  target")
-    print(header)
-    print("-" * len(header))
+    load = os.getloadavg()
+    print(f"lengths {', '.join(length_label(s) for s in lengths)} stereo, style "
+          f"{60 * style_minutes:.0f} s stereo, {SR} Hz, best of {repeat} (once from "
+          f"{length_label(ONCE_FROM)}), {os.cpu_count()} CPUs, python "
+          f"{sys.version.split()[0]}, load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    bare = [run_once([sys.executable, "-c", STARTUP]) for _ in range(repeat)]
+    startup = min(bare, key=lambda run: run.wall)
+    print(f"start-up (python importing the command and scikit-learn): {startup.wall:.2f} s, "
+          f"cpu {startup.cpu:.2f} s, peak {max(run.rss_mib for run in bare):.0f} MiB",
+          flush=True)
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="st-bench-") as tmp:
         folder = Path(tmp)
-        content, style = write_inputs(folder, seconds, 60.0 * style_minutes)
-        for job in jobs(args.quick, args.only):
-            timing = benchmark(job, content, style, folder / "out.wav", repeat)
-            factor = seconds / timing.wall
-            target = TARGETS[job.mode]
-            verdict = "pass" if factor >= target else "FAIL"
-            print(f"{job.label:<18} {job.mode:<7} {seconds:>8.1f} {timing.wall:>8.2f} "
-                  f"{timing.cpu:>7.2f} {factor:>7.1f} "
-                  f"{seconds / max(timing.wall - startup, 1e-3):>12.1f} {timing.rss_mib:>9.0f}  "
-                  f">= {target:.0f}x: {verdict}", flush=True)
+        content, style = write_inputs(folder, lengths[0], 60.0 * style_minutes)
+        for seconds in lengths:
+            write_content(content, seconds)
+            runs = 1 if seconds >= ONCE_FROM else repeat
+            for job in jobs(engines, args.only, presets=args.presets):
+                timing = benchmark(job, content, style, folder / "out.wav", runs)
+                rows.append(Row(job, seconds, timing, runs))
+                print(f"  {job.label} {length_label(seconds)}: {timing.wall:.2f} s",
+                      file=sys.stderr, flush=True)
+    rows.sort(key=lambda row: (jobs(engines, args.only, presets=args.presets).index(row.job),
+                               row.seconds))
+    load = os.getloadavg()
+    print_table(rows, startup)
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 
 

@@ -1,0 +1,264 @@
+"""Speed of the SuperCollider engine: offline renders, streamed plans and live input.
+
+Three parts, each printing what it measures (nothing is asserted; the exit code is 0):
+
+- ``nrt``: real-time factor of `render_nrt` alone on a 3-minute 44.1 kHz stereo content,
+  timbre (preset balanced) and mosaic (preset mosaic), the plan made beforehand. The time
+  is split into the scsynth process (its wall and CPU time) and the Python side (score
+  building, writing the temporary WAV files, reading the render back); the score building
+  alone is also timed.
+- ``stream``: `stream_plan` with a booted scsynth (dummy JACK, 64-frame periods at 48 kHz)
+  on a 60 s plan of each mode, recorded to a file: Python time per frame to build, encode
+  and send its bundle (``send_seconds``), late bundles, frames sent and the recording's
+  length against the plan's. The building and encoding of each frame's bundle without the
+  network (``PlanScore.frame_messages`` + ``osc.Bundle.to_osc``) is timed as well.
+- ``input``: `style_input` on a 20 s file with a model learnt at 48 kHz: loop time per
+  frame (analysis arriving -> gains confirmed by the server), frames, late bundles.
+
+A table of measured values against targets ends the output.
+
+Usage::
+
+    .venv/bin/python benchmarks/sc.py [--quick] [--only nrt|stream|input]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import soundfile as sf
+
+from styletransfer import osc
+from styletransfer.demo import MELODY, breathy_drone, plucked_melody
+from styletransfer.engine_sc import PlanScore, render_nrt
+from styletransfer.live import LiveReport, stream_plan, style_input
+from styletransfer.plan import RenderPlan
+from styletransfer.presets import load_preset
+from styletransfer.transfer import learn, plan_transfer
+
+NRT_SR, LIVE_SR = 44100, 48000
+#: The preset that stands for each mode.
+MODE_PRESETS = {"timbre": "balanced", "mosaic": "mosaic"}
+PARTS = ("nrt", "stream", "input")
+TRANSPOSE = (0, 5, -3, 7, 2, -5, 4, -2)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One line of the final table: a measured value against its target."""
+
+    name: str
+    value: float
+    unit: str
+    target: float
+    higher_is_better: bool
+
+    def line(self) -> str:
+        """The table line, with pass/FAIL (``n/a`` when nothing was measured)."""
+        if np.isnan(self.value):
+            verdict = "n/a"
+        elif self.higher_is_better:
+            verdict = "pass" if self.value >= self.target else "FAIL"
+        else:
+            verdict = "pass" if self.value <= self.target else "FAIL"
+        sign = ">=" if self.higher_is_better else "<="
+        return (f"{self.name:<36} {self.value:>10.3f} {self.unit:<4} "
+                f"{sign} {self.target:g} {self.unit:<4} {verdict}")
+
+
+def make_content(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    """A ``(2, n)`` float32 stereo melody of harmonic tones with onsets, ``seconds`` long."""
+    note_seconds = 0.5
+    n_notes = max(1, int(np.ceil(seconds / note_seconds)))
+    notes = tuple(MELODY[i % len(MELODY)] + TRANSPOSE[(i // len(MELODY)) % len(TRANSPOSE)]
+                  for i in range(n_notes))
+    mono = plucked_melody(sr, notes=notes, note_seconds=note_seconds)[0, : int(seconds * sr)]
+    rng = np.random.default_rng(seed)
+    delay = int(0.011 * sr)
+    left = mono + 0.002 * rng.standard_normal(mono.size)
+    right = 0.8 * np.roll(mono, delay) + 0.002 * rng.standard_normal(mono.size)
+    y = np.stack([left, right])
+    return np.asarray(0.5 * y / np.max(np.abs(y)), dtype=np.float32)
+
+
+def load() -> str:
+    """The load average, as text."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def stats_ms(values: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max of ``values`` (seconds) in milliseconds."""
+    top = max(values) * 1000 if values else float("nan")
+    return (LiveReport.percentile_ms(values, 50), LiveReport.percentile_ms(values, 99), top)
+
+
+def make_plan(mode: str, seconds: float, sr: int, style_seconds: float,
+              ) -> tuple[RenderPlan, Any, Any]:
+    """A plan of ``mode`` for a synthetic content, with its content and style analyses."""
+    content = make_content(seconds, sr)
+    style = breathy_drone(sr, seconds=style_seconds).astype(np.float32)
+    settings = load_preset(MODE_PRESETS[mode]).settings
+    return plan_transfer(content, sr, [(style, sr)], settings=settings)
+
+
+@dataclass
+class ProcessTime:
+    """Wall and CPU seconds of the child processes run under `timed_subprocesses`."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+@contextmanager
+def timed_subprocesses() -> Iterator[ProcessTime]:
+    """Time every ``subprocess.run`` call (scsynth, in `render_nrt`) made inside."""
+    spent = ProcessTime()
+    original: Callable[..., Any] = subprocess.run
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent.wall += time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent.cpu += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    with mock.patch.object(subprocess, "run", timed):
+        yield spent
+
+
+def bench_nrt(seconds: float) -> list[Result]:
+    """Real-time factor of `render_nrt` for each mode, split into scsynth and Python."""
+    print(f"\n== nrt: {seconds:.0f} s content, {NRT_SR} Hz stereo, 60 s style ({load()})")
+    print(f"{'mode':<7} {'render s':>8} {'x real':>7} {'scsynth s':>9} {'scsynth cpu':>11} "
+          f"{'python s':>8} {'score s':>7} {'frames':>7}")
+    results = []
+    for mode in MODE_PRESETS:
+        plan, content_a, style_a = make_plan(mode, seconds, NRT_SR, 60.0)
+        with timed_subprocesses() as spent:
+            started = time.perf_counter()
+            out = render_nrt(plan, content_a, style_a)
+            total = time.perf_counter() - started
+        assert out.shape[1] == plan.n_samples
+        began = time.perf_counter()
+        osc.encode_score(PlanScore(plan).nrt_bundles("content.wav", "style.wav"))
+        score_seconds = time.perf_counter() - began
+        factor = seconds / total
+        print(f"{mode:<7} {total:>8.2f} {factor:>7.1f} {spent.wall:>9.2f} {spent.cpu:>11.2f} "
+              f"{total - spent.wall:>8.2f} {score_seconds:>7.2f} {plan.n_frames:>7}", flush=True)
+        results.append(Result(f"nrt {mode} {seconds / 60:g} min x real", factor, "x", 20.0,
+                              True))
+    return results
+
+
+def encode_times(plan: RenderPlan) -> list[float]:
+    """Seconds to build and encode each frame's bundle, without sending it."""
+    score = PlanScore(plan)
+    t0 = time.time() + 0.2
+    times = []
+    for index in range(plan.n_frames):
+        started = time.perf_counter()
+        messages = score.frame_messages(index)
+        if messages:
+            osc.Bundle(t0 + index * score.frame_seconds, tuple(messages)).to_osc()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def bench_stream(seconds: float) -> list[Result]:
+    """Python time per streamed frame, late bundles and the recording's length, per mode."""
+    print(f"\n== stream: {seconds:.0f} s plan, {LIVE_SR} Hz, booted scsynth, 64-frame "
+          f"periods ({load()})")
+    print(f"{'mode':<7} {'frames':>11} {'send p50':>8} {'p99':>6} {'max':>6} "
+          f"{'encode p50':>10} {'p99':>6} {'late':>4} {'recorded':>9} {'expected':>9}  (ms)")
+    results = []
+    for mode in MODE_PRESETS:
+        plan, content_a, style_a = make_plan(mode, seconds, LIVE_SR, 30.0)
+        encoded = encode_times(plan)
+        with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
+            take = Path(tmp) / "take.wav"
+            report = stream_plan(plan, content_a, style_a, boot=True, record=take)
+            recorded = sf.info(str(take)).frames
+        expected = PlanScore(plan).delay_samples + plan.n_samples
+        p50, p99, top = stats_ms(report.send_seconds)
+        e50, e99, _ = stats_ms(encoded)
+        print(f"{mode:<7} {report.frames:>5}/{plan.n_frames:<5} {p50:>8.3f} {p99:>6.3f} "
+              f"{top:>6.2f} {e50:>10.3f} {e99:>6.3f} {report.late!s:>4} {recorded:>9} "
+              f"{expected:>9}", flush=True)
+        late = float("nan") if report.late is None else float(report.late)
+        results += [Result(f"stream {mode} send p99", p99, "ms", 1.0, False),
+                    Result(f"stream {mode} encode p99 (no network)", e99, "ms", 1.0, False),
+                    Result(f"stream {mode} late bundles", late, "", 0.0, False),
+                    Result(f"stream {mode} |recorded - expected|",
+                           float(abs(recorded - expected)), "smp", 64.0, False)]
+    return results
+
+
+def bench_input(seconds: float) -> list[Result]:
+    """Loop time of `style_input` on a file, with a model learnt at 48 kHz."""
+    print(f"\n== input: {seconds:.0f} s file, {LIVE_SR} Hz, booted scsynth, 64-frame "
+          f"periods ({load()})")
+    style = breathy_drone(LIVE_SR, seconds=30.0).astype(np.float32)
+    model = learn([(style, LIVE_SR)], sr=LIVE_SR, n_channels=2,
+                  settings=load_preset("balanced").settings)
+    with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
+        source = Path(tmp) / "input.wav"
+        sf.write(source, make_content(seconds, LIVE_SR).T, LIVE_SR, subtype="FLOAT")
+        report = style_input(model, boot=True, input_file=source)
+    p50, p99, top = stats_ms(report.loop_seconds)
+    h50, h99, _ = stats_ms(report.send_seconds)
+    print(f"hop {model.hop_} samples ({1000 * model.hop_ / LIVE_SR:.1f} ms), "
+          f"{model.level_ + 1} bands")
+    print(f"{'frames':>6} {'answered':>8} {'loop p50':>8} {'p99':>6} {'max':>6} "
+          f"{'handler p50':>11} {'p99':>6} {'late':>4}  (ms)")
+    print(f"{report.frames:>6} {len(report.loop_seconds):>8} {p50:>8.2f} {p99:>6.2f} "
+          f"{top:>6.2f} {h50:>11.3f} {h99:>6.3f} {report.late!s:>4}", flush=True)
+    late = float("nan") if report.late is None else float(report.late)
+    return [Result("input loop p99", p99, "ms", 15.0, False),
+            Result("input late bundles", late, "", 0.0, False)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, run the parts and print the table; always returns 0."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="1 min NRT content, 20 s stream, 8 s input")
+    parser.add_argument("--only", choices=PARTS, help="run one part only")
+    args = parser.parse_args(argv)
+    nrt_seconds, stream_seconds, input_seconds = (60.0, 20.0, 8.0) if args.quick else (
+        180.0, 60.0, 20.0)
+    parts = [args.only] if args.only else list(PARTS)
+    print(f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}, {load()}")
+    results: list[Result] = []
+    if "nrt" in parts:
+        results += bench_nrt(nrt_seconds)
+    if "stream" in parts:
+        results += bench_stream(stream_seconds)
+    if "input" in parts:
+        results += bench_input(input_seconds)
+    print(f"\n{'measure':<36} {'value':>10} {'':<4} target")
+    print("-" * 66)
+    for result in results:
+        print(result.line())
+    print(load())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
