@@ -75,7 +75,7 @@ class Result:
         else:
             verdict = "pass" if self.value <= self.target else "FAIL"
         sign = ">=" if self.higher_is_better else "<="
-        return (f"{self.name:<36} {self.value:>10.3f} {self.unit:<4} "
+        return (f"{self.name:<40} {self.value:>10.3f} {self.unit:<4} "
                 f"{sign} {self.target:g} {self.unit:<4} {verdict}")
 
 
@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         results += bench_stream(stream_seconds)
     if "input" in parts:
         results += bench_input(input_seconds)
-    print(f"\n{'measure':<36} {'value':>10} {'':<4} target")
-    print("-" * 66)
+    print(f"\n{'measure':<40} {'value':>10} {'':<4} target")
+    print("-" * 70)
     for result in results:
         print(result.line())
     print(load())
