@@ -111,7 +111,9 @@ def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
 
 
 def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuity: float = 1.0,
-                    n_candidates: int = 8) -> np.ndarray:
+                    n_candidates: int = 8, frames: StyleFrames | None = None,
+                    target_chroma: np.ndarray | None = None, pitch: float = 0.0,
+                    jump_scale: np.ndarray | None = None) -> np.ndarray:
     """Choose one style frame per content frame, close to the target and mostly continuous.
 
     Minimises, by dynamic programming over ``n_candidates`` nearest style frames per content
@@ -130,22 +132,51 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
         Cost of a jump (0: every frame picks its nearest style frame).
     n_candidates : int
         Nearest style frames considered per content frame.
+    frames : StyleFrames, optional
+        The style frames to choose from; by default the model's own (`StyleFrames.of`).
+    target_chroma : np.ndarray, optional
+        ``(n_frames, 12)`` unit pitch-class profiles of the content frames (`frame_chroma`);
+        needs ``frames`` with chroma.
+    pitch : float
+        Weight of the pitch-class distance ``|c - c'|^2`` (0 to 4 between unit profiles) in
+        the cost of a frame, next to the mean squared feature distance (0: pitch ignored).
+    jump_scale : np.ndarray, optional
+        ``(n_frames,)`` factor on the cost of a jump into each frame (`onset_jump_scale`:
+        cheap at the content's attacks, so the mosaic changes fragment where a note starts).
 
     Returns
     -------
     np.ndarray
-        ``(n_frames,)`` style frame indices (into the model's frames, tracks concatenated).
+        ``(n_frames,)`` style frame indices (into ``frames``, tracks concatenated).
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> rng = np.random.default_rng(0)
+    >>> style = StyleModel(3).fit([analyse(rng.standard_normal((1, 22050)), 22050)])
+    >>> target = rng.standard_normal((10, style.features_.shape[1]))
+    >>> segments = choose_segments(target, style, continuity=0.5)
+    >>> segments.shape, bool(segments.max() < len(style.features_))
+    ((10,), True)
     """
     from sklearn.neighbors import NearestNeighbors
 
-    style_z = (model.features_ - model.mean_) / model.scale_
-    n_style, n_features = style_z.shape
+    frames = StyleFrames.of(model) if frames is None else frames
+    style_z = (frames.features - model.mean_) / model.scale_
+    n_features = style_z.shape[1]
+    if pitch > 0 and target_chroma is not None and frames.chroma is not None:
+        # Extra columns whose mean squared distance adds pitch * |c - c'|^2 to the cost.
+        scale = np.sqrt(pitch * n_features)
+        style_z = np.hstack([style_z, scale * frames.chroma])
+        target_features = np.hstack([target_features, scale * target_chroma])
+        n_features = style_z.shape[1]
+    n_style = style_z.shape[0]
     k = int(min(n_candidates, n_style))
     with single_threaded():
         distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(
             target_features)
     local_near = distances**2 / n_features
-    labels, track = model.labels_, model.track_
+    labels, track = frames.labels, frames.track
     jump_cost = continuity * (1.0 + 0.25 * np.log(model.transitions_.max(axis=1, keepdims=True)
                                                   / model.transitions_))
     # Everything the loop can look up instead of computing: the frame that continues each
@@ -169,6 +200,8 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
         new_local = np.concatenate([local_near[f],
                                     np.where(continues[leaders], follow_cost, np.inf)])
         step = jump_cost[candidate_labels[:, None], new_labels[None, :]]
+        if jump_scale is not None:
+            step *= jump_scale[f]
         step[new[None, :] == candidates[:, None] + 1] = 0.0
         through = total[:, None] + step
         best = through.argmin(axis=0)
@@ -183,6 +216,61 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
         choice = int(backpointers[f - 1][choice])
         segments[f - 1] = candidates_per_frame[f - 1][choice]
     return segments
+
+
+def onset_jump_scale(content: Analysis, *, floor: float = 0.1) -> np.ndarray:
+    """``(n_frames,)`` factor on the jump cost: ``floor`` at the content's strongest attacks,
+    1 where nothing starts.
+
+    The attack strength of a frame is its spectral flux over the wavelet bands: the sum of
+    the rises of log band energy from the frame before (bands more than 30 dB below the mean
+    band energy count as that level, so noise in quiet passages does not count), divided by
+    its 95th percentile over the track and clipped to 1.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> y = np.zeros((1, 8192))
+    >>> y[0, 4096:] = np.random.default_rng(0).standard_normal(4096)
+    >>> scale = onset_jump_scale(analyse(y, 22050, level=4))
+    >>> int(scale.argmin()), round(float(scale.min()), 3), float(scale[:7].min())
+    (8, 0.1, 1.0)
+    """
+    energy = content.energy
+    level = np.log(energy + 1e-3 * float(np.mean(energy)) + 1e-30)
+    flux = np.zeros(content.n_frames)
+    flux[1:] = np.maximum(np.diff(level, axis=0), 0.0).sum(axis=1)
+    top = float(np.percentile(flux, 95)) if flux.size else 0.0
+    strength = np.clip(flux / top, 0.0, 1.0) if top > 0 else np.zeros_like(flux)
+    return np.asarray(1.0 - (1.0 - floor) * strength)
+
+
+@dataclass(frozen=True)
+class StyleFrames:
+    """The style frames a mosaic can play, with what `choose_segments` compares.
+
+    Attributes
+    ----------
+    features : np.ndarray
+        ``(n_frames, n_features)`` raw frame features (`Analysis.features`).
+    labels : np.ndarray
+        ``(n_frames,)`` the style state of each frame.
+    track : np.ndarray
+        ``(n_frames,)`` which track each frame belongs to (no continuation across tracks).
+    chroma : np.ndarray or None
+        ``(n_frames, 12)`` unit pitch-class profiles, when pitch is matched.
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    track: np.ndarray
+    chroma: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, model: StyleModel, chroma: np.ndarray | None = None) -> StyleFrames:
+        """The frames ``model`` was fitted on."""
+        return cls(features=model.features_, labels=model.labels_, track=model.track_,
+                   chroma=chroma)
 
 
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,6 +44,16 @@ class Settings:
         across bands, so it gains nothing measurable from more).
     max_boost_db : float
         Largest boost any band may get, in dB (bounds noise lifted from near-silent bands).
+    pitch : float
+        ``mosaic`` only: weight of matching the content's pitch classes when choosing style
+        frames (0: band shape and loudness only).
+    transpose : int
+        ``mosaic`` only: also offer the style transposed by up to this many semitones
+        either way (0: as it is).
+    onset_jumps : float
+        ``mosaic`` only: how much cheaper a jump to another place in the style is where the
+        content has an attack (0: ``continuity`` everywhere; 1: free at the strongest
+        attacks), so fragments change with the notes.
 
     Examples
     --------
@@ -62,6 +72,9 @@ class Settings:
     envelope: float = 1.0
     shifts: int | None = None
     max_boost_db: float = 24.0
+    pitch: float = 0.0
+    transpose: int = 0
+    onset_jumps: float = 0.0
 
     def checked(self) -> Settings:
         """Return self after checking every value; raises `ParameterError` naming the option."""
@@ -78,6 +91,9 @@ class Settings:
         if self.shifts is not None:
             _check_range("shifts", self.shifts, 1, 8, int)
         _check_range("max-boost-db", self.max_boost_db, 0.0, 60.0, float)
+        _check_range("pitch", self.pitch, 0.0, 100.0, float)
+        _check_range("transpose", self.transpose, 0, 6, int)
+        _check_range("onset-jumps", self.onset_jumps, 0.0, 1.0, float)
         check_wavelet(self.wavelet)
         return self
 
@@ -114,7 +130,8 @@ def field_types() -> dict[str, type]:
     """
     return {"mode": str, "strength": float, "clusters": int, "wavelet": str, "levels": int,
             "seed": int, "smoothing": int, "continuity": float, "envelope": float,
-            "shifts": int, "max_boost_db": float}
+            "shifts": int, "max_boost_db": float, "pitch": float, "transpose": int,
+            "onset_jumps": float}
 
 
 def _check_range(name: str, value: Any, low: float, high: float, kind: type) -> None:

@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .analysis import ENERGY_FLOOR, Analysis, analyse, default_hop, default_level
+from .analysis import ENERGY_FLOOR, Analysis, analyse, default_hop, default_level, frame_chroma
 from .audio import check_audio, resample, to_channels
 from .engine_numpy import render
 from .errors import ParameterError
-from .mapping import Mapping, choose_segments, map_content
+from .mapping import Mapping, StyleFrames, choose_segments, map_content, onset_jump_scale
 from .model import StyleModel
 from .plan import RenderPlan
 from .settings import Settings
@@ -142,10 +142,14 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     _step(progress, "mapping")
     mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
                           seed=settings.seed)
+    if settings.mode == "mosaic" and style_analysis and settings.transpose:
+        style_analysis = [*style_analysis, *transposed_styles(style_analysis, settings)]
     concatenated = concatenate(style_analysis) if style_analysis else None
     if settings.mode == "mosaic":
-        assert concatenated is not None
-        plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings)
+        assert concatenated is not None and style_analysis is not None
+        frames = style_frames(style_analysis, model, pitch=settings.pitch > 0)
+        plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings,
+                           frames=frames)
     else:
         plan = plan_timbre(content_analysis, mapping, settings)
     plan = _with_records(plan, settings, sources)
@@ -220,6 +224,42 @@ def concatenate(analyses: Sequence[Analysis]) -> Analysis:
                                for a in analyses], axis=1))
 
 
+def style_frames(analyses: Sequence[Analysis], model: StyleModel, *,
+                 pitch: bool = False) -> StyleFrames:
+    """What `choose_segments` needs of the frames of ``analyses`` (tracks concatenated).
+
+    Frames are labelled with the model's most likely state; with ``pitch``, their chroma
+    (`frame_chroma`) is included.
+    """
+    features = np.vstack([a.features() for a in analyses])
+    labels = model.posteriors(features).argmax(axis=1)
+    track = np.concatenate([np.full(a.n_frames, i) for i, a in enumerate(analyses)])
+    chroma = (np.vstack([frame_chroma(a.signal, a.sr, a.hop, a.n_frames) for a in analyses])
+              if pitch else None)
+    return StyleFrames(features=features, labels=labels, track=track, chroma=chroma)
+
+
+def transposed_styles(analyses: Sequence[Analysis], settings: Settings) -> list[Analysis]:
+    """Analyses of the style tracks transposed by -``transpose``..+``transpose`` semitones.
+
+    Each transposition is a resampling (shorter and higher, or longer and lower), so the
+    mosaic can play pitches the style holds only on other notes.
+    """
+    import soxr
+
+    out = []
+    for semitones in range(-settings.transpose, settings.transpose + 1):
+        if semitones == 0 or semitones == -6:  # -6 plays the pitch classes of +6
+            continue
+        for a in analyses:
+            ratio = 2.0 ** (semitones / 12.0)
+            y = np.ascontiguousarray(soxr.resample(
+                np.ascontiguousarray(a.signal.T), a.sr * ratio, a.sr, quality="HQ").T)
+            if y.shape[1] >= a.hop:
+                out.append(analyse(y, a.sr, wavelet=a.wavelet, level=a.level, hop=a.hop))
+    return out
+
+
 def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> RenderPlan:
     """Gains that move each content frame's band shape ``strength`` of the way to the target."""
     shape = content.band_shape()
@@ -231,9 +271,22 @@ def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> Rend
 
 
 def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
-                settings: Settings) -> RenderPlan:
-    """Style frames chosen along the mapping, gained to the content's loudness and shape."""
-    segments = choose_segments(mapping.target_features, model, continuity=settings.continuity)
+                settings: Settings, *, frames: StyleFrames | None = None) -> RenderPlan:
+    """Style frames chosen along the mapping, gained to the content's loudness and shape.
+
+    ``frames`` describes the frames of ``style`` (by default the model's own); with
+    ``settings.pitch`` above 0 and chroma in ``frames``, frames whose pitch classes match
+    the content frame's are preferred.
+    """
+    target_chroma = None
+    if settings.pitch > 0 and frames is not None and frames.chroma is not None:
+        target_chroma = frame_chroma(content.signal, content.sr, content.hop, content.n_frames)
+    segments = choose_segments(mapping.target_features, model, continuity=settings.continuity,
+                               frames=frames, target_chroma=target_chroma,
+                               pitch=settings.pitch,
+                               jump_scale=onset_jump_scale(content,
+                                                           floor=1.0 - settings.onset_jumps)
+                               if settings.onset_jumps > 0 else None)
     segment_shape = style.band_shape()[segments]
     wanted = ((1.0 - settings.strength) * content.band_shape()
               + settings.strength * segment_shape)
