@@ -28,7 +28,6 @@ centre. Offline renders are trimmed by that delay (`PlanScore.delay_samples`).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from .analysis import Analysis
 from .errors import EngineError, ParameterError
 from .plan import RenderPlan
 from .sccompile import synthdef_bytes
+from .scprocess import find_executable
 
 #: Bands the live-input analyser (``st_analyser``) measures at most.
 MAX_BANDS = 17
@@ -247,11 +247,7 @@ class PlanScore:
 
 def find_scsynth() -> str:
     """The scsynth executable, or a `ParameterError` saying how to get one."""
-    found = shutil.which("scsynth")
-    if found is None:
-        raise ParameterError("scsynth not found: install SuperCollider (Debian: "
-                             "supercollider-server) or use --engine numpy")
-    return found
+    return find_executable("scsynth", otherwise=" or use --engine numpy")
 
 
 def render_nrt(plan: RenderPlan, content: Analysis | None = None,

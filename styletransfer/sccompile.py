@@ -10,7 +10,6 @@ failed. A source that fails is reported with sclang's own error lines.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -78,11 +77,9 @@ def synthdef_bytes(name: str) -> bytes:
 
 def find_sclang() -> str:
     """The sclang executable, or a `ParameterError` saying how to get one."""
-    found = shutil.which("sclang")
-    if found is None:
-        raise ParameterError("sclang not found: install SuperCollider's language (Debian: "
-                             "supercollider-language) to compile SynthDefs")
-    return found
+    from .scprocess import find_executable
+
+    return find_executable("sclang", otherwise=" to compile SynthDefs")
 
 
 def compile_synthdefs(sources: Sequence[str | os.PathLike[str]] | None = None,

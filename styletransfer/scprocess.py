@@ -32,6 +32,7 @@ from .scserver import ServerClient
 
 _INSTALL_HINTS = {
     "scsynth": "install SuperCollider (Debian: supercollider-server)",
+    "sclang": "install SuperCollider's language (Debian: supercollider-language)",
     "jackd": "install JACK (Debian: jackd2)",
     "jack_wait": "install JACK (Debian: jackd2)",
 }
@@ -45,8 +46,10 @@ Process = subprocess.Popen[str]
 QuitAddress = tuple[str, int] | None
 
 
-def find_executable(name: str) -> str:
+def find_executable(name: str, *, otherwise: str = " or pass --server HOST:PORT") -> str:
     """The full path of a program on ``PATH``, or `ParameterError` with an install hint.
+
+    ``otherwise`` ends the message: what else the user can do without the program.
 
     Examples
     --------
@@ -60,7 +63,7 @@ def find_executable(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         hint = _INSTALL_HINTS.get(name, "install it")
-        raise ParameterError(f"{name} not found: {hint} or pass --server HOST:PORT")
+        raise ParameterError(f"{name} not found: {hint}{otherwise}")
     return path
 
 
