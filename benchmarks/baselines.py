@@ -23,6 +23,7 @@ The three peak-limit to -1 dBFS by a single gain (only ever downwards).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,16 @@ ACTIVE_DB = 60.0
 GAIN_MIN_DB, GAIN_MAX_DB = -40.0, 30.0
 
 Baseline = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def peer_parser(description: str) -> argparse.ArgumentParser:
+    """The command line every peer script shares: ``CONTENT STYLE OUT [--seed N]``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("content", type=Path)
+    parser.add_argument("style", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
 
 
 def read_audio(path: str | Path, sr: int | None = None) -> tuple[np.ndarray, int]:

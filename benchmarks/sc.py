@@ -40,9 +40,10 @@ from unittest import mock
 
 import numpy as np
 import soundfile as sf
+from speed import MODE_PRESETS, make_content
 
 from styletransfer import osc
-from styletransfer.demo import MELODY, breathy_drone, plucked_melody
+from styletransfer.demo import breathy_drone
 from styletransfer.engine_sc import PlanScore, render_nrt
 from styletransfer.live import LiveReport, stream_plan, style_input
 from styletransfer.plan import RenderPlan
@@ -50,10 +51,7 @@ from styletransfer.presets import load_preset
 from styletransfer.transfer import learn, plan_transfer
 
 NRT_SR, LIVE_SR = 44100, 48000
-#: The preset that stands for each mode.
-MODE_PRESETS = {"timbre": "balanced", "mosaic": "mosaic"}
 PARTS = ("nrt", "stream", "input")
-TRANSPOSE = (0, 5, -3, 7, 2, -5, 4, -2)
 
 
 @dataclass(frozen=True)
@@ -79,21 +77,6 @@ class Result:
                 f"{sign} {self.target:g} {self.unit:<4} {verdict}")
 
 
-def make_content(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
-    """A ``(2, n)`` float32 stereo melody of harmonic tones with onsets, ``seconds`` long."""
-    note_seconds = 0.5
-    n_notes = max(1, int(np.ceil(seconds / note_seconds)))
-    notes = tuple(MELODY[i % len(MELODY)] + TRANSPOSE[(i // len(MELODY)) % len(TRANSPOSE)]
-                  for i in range(n_notes))
-    mono = plucked_melody(sr, notes=notes, note_seconds=note_seconds)[0, : int(seconds * sr)]
-    rng = np.random.default_rng(seed)
-    delay = int(0.011 * sr)
-    left = mono + 0.002 * rng.standard_normal(mono.size)
-    right = 0.8 * np.roll(mono, delay) + 0.002 * rng.standard_normal(mono.size)
-    y = np.stack([left, right])
-    return np.asarray(0.5 * y / np.max(np.abs(y)), dtype=np.float32)
-
-
 def load() -> str:
     """The load average, as text."""
     one, five, fifteen = os.getloadavg()
@@ -109,7 +92,7 @@ def stats_ms(values: list[float]) -> tuple[float, float, float]:
 def make_plan(mode: str, seconds: float, sr: int, style_seconds: float,
               ) -> tuple[RenderPlan, Any, Any]:
     """A plan of ``mode`` for a synthetic content, with its content and style analyses."""
-    content = make_content(seconds, sr)
+    content = make_content(seconds, sr=sr).astype(np.float32)
     style = breathy_drone(sr, seconds=style_seconds).astype(np.float32)
     settings = load_preset(MODE_PRESETS[mode]).settings
     return plan_transfer(content, sr, [(style, sr)], settings=settings)
@@ -219,7 +202,8 @@ def bench_input(seconds: float) -> list[Result]:
                   settings=load_preset("balanced").settings)
     with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
         source = Path(tmp) / "input.wav"
-        sf.write(source, make_content(seconds, LIVE_SR).T, LIVE_SR, subtype="FLOAT")
+        content = make_content(seconds, sr=LIVE_SR).astype(np.float32)
+        sf.write(source, content.T, LIVE_SR, subtype="FLOAT")
         report = style_input(model, boot=True, input_file=source)
     p50, p99, top = stats_ms(report.loop_seconds)
     h50, h99, _ = stats_ms(report.send_seconds)

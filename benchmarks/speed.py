@@ -108,15 +108,15 @@ def length_label(seconds: float) -> str:
     return f"{seconds / 60:g}m"
 
 
-def make_content(seconds: float, seed: int = 0) -> np.ndarray:
+def make_content(seconds: float, seed: int = 0, sr: int = SR) -> np.ndarray:
     """A ``(2, n)`` stereo melody of harmonic tones with onsets, ``seconds`` long."""
     note_seconds = 0.5
     n_notes = max(1, int(np.ceil(seconds / note_seconds)))
     notes = tuple(MELODY[i % len(MELODY)] + TRANSPOSE[(i // len(MELODY)) % len(TRANSPOSE)]
                   for i in range(n_notes))
-    mono = plucked_melody(SR, notes=notes, note_seconds=note_seconds)[0, : int(seconds * SR)]
+    mono = plucked_melody(sr, notes=notes, note_seconds=note_seconds)[0, : int(seconds * sr)]
     rng = np.random.default_rng(seed)
-    delay = int(0.011 * SR)
+    delay = int(0.011 * sr)
     left = mono + 0.002 * rng.standard_normal(mono.size)
     right = 0.8 * np.roll(mono, delay) + 0.002 * rng.standard_normal(mono.size)
     y = np.stack([left, right])

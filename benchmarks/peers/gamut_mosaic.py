@@ -12,7 +12,6 @@ Runs in the peers environment: ``python benchmarks/peers/gamut_mosaic.py CONTENT
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import types
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from baselines import finish, read_audio, write_audio
+from baselines import finish, peer_parser, read_audio, write_audio
 
 #: Grain length (s) and the other ``to_audio`` settings: the package's defaults.
 GRAIN_SECONDS = 0.1
@@ -61,11 +60,7 @@ def mosaic(content_path: Path, style_path: Path, n_channels: int) -> tuple[np.nd
 
 def main(argv: list[str] | None = None) -> int:
     """Render the mosaic of CONTENT from STYLE into OUT."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("content", type=Path)
-    parser.add_argument("style", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = peer_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
     random.seed(args.seed)
     np.random.seed(args.seed)  # noqa: NPY002 - GAMuT draws from the global generator

@@ -16,14 +16,13 @@ Runs in the peers environment: ``python benchmarks/peers/letitbee.py CONTENT STY
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from baselines import finish, read_audio, write_audio
+from baselines import finish, peer_parser, read_audio, write_audio
 
 BLOCK, HOP = 2048, 1024
 ITERATIONS = 30
@@ -59,11 +58,7 @@ def let_it_bee(content: np.ndarray, style: np.ndarray, seed: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     """Render the Let-it-Bee mosaic of CONTENT from STYLE into OUT."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("content", type=Path)
-    parser.add_argument("style", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = peer_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
 
     content, sr = read_audio(args.content)

@@ -21,7 +21,6 @@ Runs in the peers environment: ``python benchmarks/peers/random_cnn.py CONTENT S
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import librosa
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from baselines import finish, read_audio, write_audio
+from baselines import finish, peer_parser, read_audio, write_audio
 
 SR = 22050
 N_FFT, HOP = 2048, 512
@@ -91,11 +90,7 @@ def transfer(content: np.ndarray, style: np.ndarray, *, filters: int, iterations
 
 def main(argv: list[str] | None = None) -> int:
     """Render CONTENT in the style of STYLE into OUT."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("content", type=Path)
-    parser.add_argument("style", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = peer_parser(__doc__.splitlines()[0])
     parser.add_argument("--filters", type=int, default=FILTERS)
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--alpha", type=float, default=ALPHA)
