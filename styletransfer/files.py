@@ -28,10 +28,10 @@ from .transfer import (
     analyse_styles,
     concatenate,
     learn,
+    mosaic_sources,
     plan_transfer,
     render_plan,
     transfer,
-    transposed_styles,
 )
 
 MODEL_SUFFIX = ".npz"
@@ -186,17 +186,12 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
                                name=str(content_path))
     style_analysis = None
     if plan.mode == "mosaic":
-        if any(str(p).lower().endswith(MODEL_SUFFIX) for p in style_paths):
-            _, tracks = _load_styles(style_paths)
-        else:
-            tracks = [audio.load(p) for p in style_paths]
+        _, tracks = _load_styles(style_paths)
         analyses = analyse_styles(tracks, sr=sr, n_channels=plan.n_channels,
                                   settings=settings, level=plan.level, hop=plan.hop,
                                   names=[str(p) for p in style_paths])
         transpose = int(plan.settings.get("transpose", 0) or 0)
-        if transpose:  # the plan's segments also index the transposed copies
-            analyses += transposed_styles(analyses, Settings(transpose=transpose))
-        style_analysis = concatenate(analyses)
+        style_analysis = concatenate(mosaic_sources(analyses, transpose))
     result = render_plan(plan, content_analysis, style_analysis, engine=engine,
                          keep_score=keep_score)
     gain = audio.write(out, result, sr, subtype=subtype)

@@ -142,8 +142,8 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     _step(progress, "mapping")
     mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
                           seed=settings.seed)
-    if settings.mode == "mosaic" and style_analysis and settings.transpose:
-        style_analysis = [*style_analysis, *transposed_styles(style_analysis, settings)]
+    if settings.mode == "mosaic" and style_analysis:
+        style_analysis = mosaic_sources(style_analysis, settings.transpose)
     concatenated = concatenate(style_analysis) if style_analysis else None
     if settings.mode == "mosaic":
         assert concatenated is not None and style_analysis is not None
@@ -239,7 +239,16 @@ def style_frames(analyses: Sequence[Analysis], model: StyleModel, *,
     return StyleFrames(features=features, labels=labels, track=track, chroma=chroma)
 
 
-def transposed_styles(analyses: Sequence[Analysis], settings: Settings) -> list[Analysis]:
+def mosaic_sources(analyses: Sequence[Analysis], transpose: int) -> list[Analysis]:
+    """What a mosaic plays from: the style tracks, then their `transposed_styles` copies.
+
+    A plan's segments index these frames concatenated, so planning and re-rendering a
+    saved plan both build them here.
+    """
+    return [*analyses, *transposed_styles(analyses, transpose)] if transpose else [*analyses]
+
+
+def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Analysis]:
     """Analyses of the style tracks transposed by -``transpose``..+``transpose`` semitones.
 
     Each transposition is a resampling (shorter and higher, or longer and lower), so the
@@ -248,7 +257,7 @@ def transposed_styles(analyses: Sequence[Analysis], settings: Settings) -> list[
     import soxr
 
     out = []
-    for semitones in range(-settings.transpose, settings.transpose + 1):
+    for semitones in range(-transpose, transpose + 1):
         if semitones == 0 or semitones == -6:  # -6 plays the pitch classes of +6
             continue
         for a in analyses:
