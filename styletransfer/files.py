@@ -100,21 +100,7 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         plan_path = _check_side_path(save_plan, ".npz", inputs=(*inputs, out), force=force)
         if plan_path == out.resolve():
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
-    settings = load_preset(preset).settings if preset else Settings()
-    settings = settings.updated(options or {}).checked()
-
-    y, sr = audio.load(content)
-    model, style_audio = _load_styles(styles)
-    if model is not None:
-        learnt = {"clusters": model.n_states, "seed": model.seed, "wavelet": model.wavelet_}
-        if model.sr_ == sr:
-            learnt["levels"] = model.level_
-        settings = settings.updated(learnt).updated(options or {}).checked()
-        if (settings.clusters, settings.seed) != (model.n_states, model.seed):
-            model = None  # other states were asked for: learn again from the stored audio
-            if not style_audio:
-                raise ParameterError(f"{styles[0]}: holds no audio to learn other --clusters "
-                                     "or --seed from: learn it again from audio")
+    y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
                             progress=progress, engine=engine, keep_score=keep_score,
                             sources={"content": str(content), "styles": [str(s) for s in styles]})
@@ -138,13 +124,7 @@ def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLi
     """
     if not styles:
         raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
-    settings = load_preset(preset).settings if preset else Settings()
-    settings = settings.updated(options or {}).checked()
-    y, sr = audio.load(content)
-    model, style_audio = _load_styles(styles)
-    if model is not None:
-        settings = settings.updated({"clusters": model.n_states, "seed": model.seed,
-                                     "wavelet": model.wavelet_}).updated(options or {}).checked()
+    y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     return plan_transfer(y, sr, style_audio, settings=settings, model=model,
                          sources={"content": str(content), "styles": [str(s) for s in styles]})
 
@@ -251,6 +231,32 @@ def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
     with atomic_target(target) as tmp:
         model.save(tmp, audio=kept)
     return model
+
+
+def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]],
+                 preset: str | None, options: dict[str, Any] | None,
+                 ) -> tuple[np.ndarray, int, Settings, StyleModel | None,
+                            list[tuple[np.ndarray, int]]]:
+    """Content audio, merged settings, a learnt model (or None) and the style audio.
+
+    Settings merge as defaults < ``preset`` < the learnt model's < ``options``; a model
+    asked for other clusters or seed is dropped, to be learnt again from its audio.
+    """
+    settings = load_preset(preset).settings if preset else Settings()
+    settings = settings.updated(options or {}).checked()
+    y, sr = audio.load(content)
+    model, style_audio = _load_styles(styles)
+    if model is not None:
+        learnt = {"clusters": model.n_states, "seed": model.seed, "wavelet": model.wavelet_}
+        if model.sr_ == sr:
+            learnt["levels"] = model.level_
+        settings = settings.updated(learnt).updated(options or {}).checked()
+        if (settings.clusters, settings.seed) != (model.n_states, model.seed):
+            model = None  # other states were asked for: learn again from the stored audio
+            if not style_audio:
+                raise ParameterError(f"{styles[0]}: holds no audio to learn other --clusters "
+                                     "or --seed from: learn it again from audio")
+    return y, sr, settings, model, style_audio
 
 
 def _load_styles(styles: Sequence[str | os.PathLike[str]],
