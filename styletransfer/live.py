@@ -140,6 +140,7 @@ class _Session:
         self.buffers: list[int] = []
         self.nodes: list[int] = []
         self.recording: tuple[int, int] | None = None  # (buffer, node)
+        self.recorder_done = threading.Event()
 
     def load_defs(self) -> None:
         for name in SYNTHDEFS:
@@ -155,15 +156,31 @@ class _Session:
         self.buffers.append(bufnum)
         return bufnum
 
-    def start_recording(self, path: Path) -> osc.Message:
-        """Open ``path`` for recording; returns the ``/s_new`` that starts the recorder."""
+    def start_recording(self, path: Path, seconds: float = 0.0) -> osc.Message:
+        """Open ``path`` for recording; returns the ``/s_new`` that starts the recorder.
+
+        With ``seconds`` the recorder stops itself after that much audio (see
+        `wait_recording`); otherwise it records until `close`.
+        """
         bufnum, node = self.client.next_bufnum(), self.client.next_node_id()
         self.client.alloc(bufnum, RECORD_FRAMES, SC_CHANNELS)
         self.client.request(osc.b_write(bufnum, str(path), "wav", "float", 0, 0,
                                         leave_open=True), "/done", match=("/b_write",))
         self.recording = (bufnum, node)
+        self.recorder_done = threading.Event()
+
+        def ended(args: tuple[object, ...], _: float) -> None:
+            if args and args[0] == node:
+                self.recorder_done.set()
+
+        self.client.on("/n_end", ended)
         return osc.s_new("st_recorder", node, osc.AddAction.TAIL, 0,
-                         {"buf": bufnum, "in_bus": 0})
+                         {"buf": bufnum, "in_bus": 0, "dur": seconds})
+
+    def wait_recording(self, timeout: float) -> None:
+        """Wait until a recorder started with ``seconds`` has stopped itself."""
+        if self.recording is not None:
+            self.recorder_done.wait(timeout)
 
     def close(self, nodes: list[int]) -> None:
         """Free ``nodes``, stop the recording (sync before closing) and free the buffers."""
@@ -234,8 +251,9 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
                   group=first + 1, first_node=first + 2, gain_bus=GAIN_BUS_BASE)
         score = PlanScore(plan, ids)
         start_messages = score.start_messages()
-        if record is not None:
-            start_messages.append(session.start_recording(Path(record).resolve()))
+        if record is not None:  # exactly the score's length, counted in samples
+            start_messages.append(session.start_recording(Path(record).resolve(),
+                                                          score.end_time))
         client.sync()
         t0 = time.time() + latency
         events = [(0.0, start_messages), (score.start_time, score.player_messages())]
@@ -243,10 +261,8 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
             _send_timed(client, t0, events, latency, report=None)
             _send_timed(client, t0, score.frame_events(), latency, report=report,
                         total=plan.n_frames, on_frame=on_frame)
-            if session.recording is not None:  # stop recording on the last sample's block
-                _send_timed(client, t0, [(score.end_time, [osc.n_free(session.recording[1])])],
-                            latency, report=None)
             _sleep_until(t0 + score.end_time + 0.05)
+            session.wait_recording(timeout=5.0 + 0.01 * score.end_time)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
