@@ -5,6 +5,12 @@ A track is split by the discrete wavelet transform (PyWavelets, periodic extensi
 ``d_L ... d_1``. The signal is padded to a whole number of frames of ``hop`` samples
 (a multiple of ``2**level``), so every frame owns exactly ``hop / 2**j`` coefficients of
 band ``d_j``: features and gains line up with the coefficients without resampling.
+
+With ``bands_per_octave`` above 1, each detail band is split further by a wavelet packet
+tree (the same wavelet applied to the band's coefficients) into equal parts of its
+octave, lowest first, as long as every part keeps at least `MIN_COEFFS_PER_FRAME`
+coefficients per frame; deep bands, whose frames hold few coefficients, are split less.
+The packet transform is orthogonal too, so rendering stays exact.
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ LOWEST_BAND_HZ = 86.0
 FRAME_SECONDS = 0.0232
 #: Relative floor (-80 dB) below the mean frame energy, so silent frames stay finite.
 ENERGY_FLOOR = 1e-8
+
+#: Fewest coefficients per frame a packet-split band keeps (its time resolution).
+MIN_COEFFS_PER_FRAME = 4
+#: Allowed ``bands_per_octave`` values.
+BANDS_PER_OCTAVE = (1, 2, 4, 8)
 
 _INEXACT = ("dmey",)
 # PyWavelets releases the GIL, so channels are transformed side by side.
@@ -102,6 +113,8 @@ class Analysis:
     crest : np.ndarray
         ``(n_frames, n_bands)`` log crest factor of each band inside each frame: log of peak
         power over mean power (0 for a steady band, large for a click or a burst).
+    bands_per_octave : int
+        Packet splits of the detail bands (see `packet_depths`); 1: plain octave bands.
     """
 
     coeffs: list[np.ndarray]
@@ -113,6 +126,7 @@ class Analysis:
     energy: np.ndarray
     crest: np.ndarray
     signal: np.ndarray
+    bands_per_octave: int = 1
 
     @property
     def n_channels(self) -> int:
@@ -128,7 +142,7 @@ class Analysis:
 
     def band_sizes(self) -> list[int]:
         """Coefficients per frame in each band (lowest band first)."""
-        return band_sizes(self.hop, self.level)
+        return band_sizes(self.hop, self.level, self.bands_per_octave)
 
     def loudness(self) -> np.ndarray:
         """``(n_frames,)`` log of the frame energy (natural log, floored at -80 dB)."""
@@ -153,19 +167,69 @@ class Analysis:
         return np.hstack([self.band_shape(), self.crest, self.loudness()[:, None]])
 
 
-def band_sizes(hop: int, level: int) -> list[int]:
+def packet_depths(hop: int, level: int, bands_per_octave: int = 1) -> list[int]:
+    """Packet-tree depth of each octave band, lowest first (each splits into ``2**depth``).
+
+    The approximation is never split; a detail band is split ``log2(bands_per_octave)``
+    times, or fewer where its parts would keep under `MIN_COEFFS_PER_FRAME` coefficients a
+    frame.
+
+    Examples
+    --------
+    >>> packet_depths(1024, 8, 4)
+    [0, 0, 1, 2, 2, 2, 2, 2, 2]
+    """
+    wanted = int(bands_per_octave).bit_length() - 1
+    depths = [0]
+    for j in range(level, 0, -1):
+        per_frame, depth = hop >> j, 0
+        while depth < wanted and (per_frame >> (depth + 1)) >= MIN_COEFFS_PER_FRAME:
+            depth += 1
+        depths.append(depth)
+    return depths
+
+
+def band_sizes(hop: int, level: int, bands_per_octave: int = 1) -> list[int]:
     """Coefficients per frame of each band, lowest band first.
 
     Examples
     --------
     >>> band_sizes(1024, 3)
     [128, 128, 256, 512]
+    >>> band_sizes(1024, 3, bands_per_octave=2)
+    [128, 64, 64, 128, 128, 256, 256]
     """
-    return [hop >> level] + [hop >> j for j in range(level, 0, -1)]
+    octave_sizes = [hop >> level] + [hop >> j for j in range(level, 0, -1)]
+    return [size >> depth
+            for size, depth in zip(octave_sizes, packet_depths(hop, level, bands_per_octave),
+                                   strict=True)
+            for _ in range(2**depth)]
+
+
+def band_edges(sr: int, hop: int, level: int, bands_per_octave: int = 1) -> np.ndarray:
+    """``(n_bands, 2)`` nominal lower and upper frequency (Hz) of each band, lowest first.
+
+    A packet-split octave is cut into equal parts (in Hz).
+
+    Examples
+    --------
+    >>> band_edges(48000, 1024, 2).tolist()
+    [[0.0, 6000.0], [6000.0, 12000.0], [12000.0, 24000.0]]
+    >>> band_edges(48000, 1024, 1, bands_per_octave=2).tolist()
+    [[0.0, 12000.0], [12000.0, 18000.0], [18000.0, 24000.0]]
+    """
+    nyquist = sr / 2
+    edges = [(0.0, nyquist / 2.0**level)]
+    for j, depth in zip(range(level, 0, -1), packet_depths(hop, level, bands_per_octave)[1:],
+                        strict=True):
+        low, width = nyquist / 2.0**j, nyquist / 2.0**j / 2**depth
+        edges += [(low + k * width, low + (k + 1) * width) for k in range(2**depth)]
+    return np.array(edges)
 
 
 def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: int | None = None,
-            hop: int | None = None, name: str = "audio") -> Analysis:
+            hop: int | None = None, bands_per_octave: int = 1,
+            name: str = "audio") -> Analysis:
     """Decompose ``y`` into wavelet bands and compute frame features.
 
     Parameters
@@ -180,6 +244,8 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
         Decomposition depth (bands = level + 1); by default `default_level`.
     hop : int, optional
         Frame hop in samples, a multiple of ``2**level``; by default `default_hop`.
+    bands_per_octave : int
+        1, 2, 4 or 8: packet splits of each detail band (see `packet_depths`).
     name : str
         What to call ``y`` in error messages (a file name, say).
 
@@ -207,19 +273,36 @@ def analyse(y: np.ndarray, sr: int, *, wavelet: str = DEFAULT_WAVELET, level: in
             f"{name}: {n_samples} samples is shorter than one analysis frame "
             f"({hop} samples = {1000 * hop / sr:.0f} ms): give a longer file or fewer --levels"
         )
+    check_bands_per_octave(bands_per_octave)
     n_frames = -(-n_samples // hop)
-    coeffs = decompose(y, wavelet=wavelet, level=level, hop=hop)
-    sizes = band_sizes(hop, level)
+    coeffs = decompose(y, wavelet=wavelet, level=level, hop=hop,
+                       bands_per_octave=bands_per_octave)
+    sizes = band_sizes(hop, level, bands_per_octave)
     frame_power = [np.einsum("cn,cn->n", c, c).reshape(n_frames, m)
                    for c, m in zip(coeffs, sizes, strict=True)]
     energy = np.stack([p.sum(axis=1, dtype=np.float64) for p in frame_power], axis=1)
     crest = np.stack([_log_crest(p) for p in frame_power], axis=1).astype(np.float64)
     return Analysis(coeffs=coeffs, sr=int(sr), wavelet=wavelet, level=level, hop=hop,
-                    n_samples=n_samples, energy=energy, crest=crest, signal=y)
+                    n_samples=n_samples, energy=energy, crest=crest, signal=y,
+                    bands_per_octave=int(bands_per_octave))
 
 
-def decompose(y: np.ndarray, *, wavelet: str, level: int, hop: int,
-              shift: int = 0) -> list[np.ndarray]:
+def check_bands_per_octave(value: int) -> int:
+    """Return ``value`` if it is one of `BANDS_PER_OCTAVE`, else raise `ParameterError`.
+
+    Examples
+    --------
+    >>> check_bands_per_octave(4)
+    4
+    """
+    if value not in BANDS_PER_OCTAVE:
+        raise ParameterError(f"--bands-per-octave {value!r} is not supported: use one of "
+                             f"{', '.join(map(str, BANDS_PER_OCTAVE))}")
+    return int(value)
+
+
+def decompose(y: np.ndarray, *, wavelet: str, level: int, hop: int, shift: int = 0,
+              bands_per_octave: int = 1) -> list[np.ndarray]:
     """Wavelet bands of ``y`` padded to whole frames, optionally circularly shifted first.
 
     Parameters
@@ -232,6 +315,8 @@ def decompose(y: np.ndarray, *, wavelet: str, level: int, hop: int,
         Samples by which the padded signal is rotated before the transform; `synthesise`
         with the same ``shift`` rotates back. Averaging renderings over shifts cancels the
         aliasing that band gains cause in a critically sampled transform.
+    bands_per_octave : int
+        Packet splits of the detail bands (see `packet_depths`).
 
     Examples
     --------
@@ -246,12 +331,19 @@ def decompose(y: np.ndarray, *, wavelet: str, level: int, hop: int,
     if shift:
         padded = np.roll(padded, shift, axis=1)
     per_channel = list(_POOL.map(lambda ch: _wavedec(ch, wavelet, level), padded))
-    return [np.stack(band) for band in zip(*per_channel, strict=True)]
+    octaves = [np.stack(band) for band in zip(*per_channel, strict=True)]
+    if bands_per_octave == 1:
+        return octaves
+    depths = packet_depths(hop, level, bands_per_octave)
+    return [part for band, depth in zip(octaves, depths, strict=True)
+            for part in _split_band(band, wavelet, depth, flipped=True)]
 
 
-def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int,
-               shift: int = 0) -> np.ndarray:
+def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int, shift: int = 0,
+               hop: int = 0, level: int = 0, bands_per_octave: int = 1) -> np.ndarray:
     """Inverse wavelet transform of bands laid out as `decompose` makes them, trimmed to length.
+
+    With ``bands_per_octave`` above 1, ``hop`` and ``level`` say how the bands were split.
 
     Examples
     --------
@@ -260,6 +352,13 @@ def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int,
     >>> bool(np.allclose(synthesise(a.coeffs, wavelet="db4", n_samples=3001), y))
     True
     """
+    if bands_per_octave != 1:
+        merged, start = [], 0
+        for depth in packet_depths(hop, level, bands_per_octave):
+            parts = coeffs[start: start + 2**depth]
+            merged.append(_merge_band(parts, wavelet, flipped=True) if depth else parts[0])
+            start += 2**depth
+        coeffs = merged
     channels = list(_POOL.map(lambda ch: _waverec([band[ch] for band in coeffs], wavelet),
                               range(coeffs[0].shape[0])))
     out = np.stack(channels)
@@ -288,6 +387,34 @@ def _waverec(bands: list[np.ndarray], wavelet: str) -> np.ndarray:
     for detail in bands[1:]:
         approximation = pywt.idwt(approximation, detail, wavelet, mode="periodization")
     return np.asarray(approximation)
+
+
+def _split_band(band: np.ndarray, wavelet: str, depth: int,
+                flipped: bool) -> list[np.ndarray]:
+    """Packet parts of ``band`` (last axis) ``depth`` levels deep, lowest frequency first.
+
+    A high-pass output holds its frequencies mirrored (``flipped``): its low-pass child is
+    the upper half, and the children's own orientation follows the Gray code order.
+    """
+    if depth == 0:
+        return [band]
+    low, high = pywt.dwt(band, wavelet, mode="periodization", axis=-1)
+    if flipped:
+        return [*_split_band(high, wavelet, depth - 1, False),
+                *_split_band(low, wavelet, depth - 1, True)]
+    return [*_split_band(low, wavelet, depth - 1, False),
+            *_split_band(high, wavelet, depth - 1, True)]
+
+
+def _merge_band(parts: list[np.ndarray], wavelet: str, flipped: bool) -> np.ndarray:
+    """Inverse of `_split_band`."""
+    if len(parts) == 1:
+        return parts[0]
+    half = len(parts) // 2
+    lower = _merge_band(parts[:half], wavelet, False)
+    upper = _merge_band(parts[half:], wavelet, True)
+    low, high = (upper, lower) if flipped else (lower, upper)
+    return np.asarray(pywt.idwt(low, high, wavelet, mode="periodization", axis=-1))
 
 
 def _log_crest(frame_power: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .analysis import supported_wavelets
+from .analysis import BANDS_PER_OCTAVE, DEFAULT_WAVELET, supported_wavelets
 from .errors import EngineError, ParameterError
 from .presets import builtin_presets, load_preset
 from .progress import StageBar
@@ -180,10 +180,15 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clusters", "-k", type=int, metavar="K",
                         help="number of style states (default 8)")
     parser.add_argument("--wavelet", metavar="NAME",
-                        help=f"discrete wavelet (default sym8; {len(supported_wavelets())} "
+                        help=f"discrete wavelet (default {DEFAULT_WAVELET}; "
+                        f"{len(supported_wavelets())} "
                         "available, e.g. db4, sym8, coif3)")
     parser.add_argument("--levels", type=int, metavar="N",
-                        help="wavelet depth, bands = N + 1 (default: lowest band near 86 Hz)")
+                        help="wavelet depth, octave bands = N + 1 (default: lowest band near "
+                        "86 Hz)")
+    parser.add_argument("--bands-per-octave", type=int, choices=BANDS_PER_OCTAVE, metavar="B",
+                        help="split each octave band into B wavelet-packet bands: 1, 2, 4 "
+                        "or 8 (default 1; the balanced preset uses 4)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
 
 
@@ -224,8 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("mode", "strength", "clusters", "wavelet", "levels", "seed", "smoothing",
-             "continuity", "envelope", "shifts")
+    names = ("mode", "strength", "clusters", "wavelet", "levels", "bands_per_octave", "seed",
+             "smoothing", "continuity", "envelope", "shifts")
     return {name: getattr(args, name, None) for name in names}
 
 

@@ -66,16 +66,18 @@ def render(plan: RenderPlan, content: Analysis | None = None,
 
 def _render_shifted(plan: RenderPlan, source: Analysis, shift: int) -> np.ndarray:
     """One rendering of ``plan`` from ``source`` transformed after a circular ``shift``."""
-    sizes = band_sizes(plan.hop, plan.level)
+    sizes = band_sizes(plan.hop, plan.level, plan.bands_per_octave)
     bands = source.coeffs if shift == 0 else decompose(
-        source.signal, wavelet=plan.wavelet, level=plan.level, hop=plan.hop, shift=shift)
+        source.signal, wavelet=plan.wavelet, level=plan.level, hop=plan.hop, shift=shift,
+        bands_per_octave=plan.bands_per_octave)
     if plan.mode == "mosaic":
         coeffs = [_overlap_add(band, plan.segments, plan.gains[:, b], m)
                   for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
     else:
         coeffs = [_apply_gains(band, plan.gains[:, b], m)
                   for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
-    return synthesise(coeffs, wavelet=plan.wavelet, n_samples=plan.n_samples, shift=shift)
+    return synthesise(coeffs, wavelet=plan.wavelet, n_samples=plan.n_samples, shift=shift,
+                      hop=plan.hop, level=plan.level, bands_per_octave=plan.bands_per_octave)
 
 
 def gain_curve(frame_gains: np.ndarray, per_frame: int) -> np.ndarray:
@@ -172,10 +174,13 @@ def _require(analysis: Analysis | None, plan: RenderPlan, role: str,
              frames: int | None) -> Analysis:
     if analysis is None:
         raise ParameterError(f"a {plan.mode} plan needs the {role}'s analysis to render")
-    settings = (analysis.sr, analysis.wavelet, analysis.level, analysis.hop, analysis.n_channels)
-    wanted = (plan.sr, plan.wavelet, plan.level, plan.hop, plan.n_channels)
+    settings = (analysis.sr, analysis.wavelet, analysis.level, analysis.hop,
+                analysis.bands_per_octave, analysis.n_channels)
+    wanted = (plan.sr, plan.wavelet, plan.level, plan.hop, plan.bands_per_octave,
+              plan.n_channels)
     if settings != wanted:
-        raise ParameterError(f"the {role} was analysed with (sr, wavelet, level, hop, channels) "
+        raise ParameterError(f"the {role} was analysed with (sr, wavelet, level, hop, "
+                             f"bands per octave, channels) "
                              f"= {settings}, the plan needs {wanted}")
     if frames is not None and analysis.n_frames != frames:
         raise ParameterError(f"the {role} has {analysis.n_frames} frames, the plan {frames}")

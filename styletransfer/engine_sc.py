@@ -80,6 +80,7 @@ def check_plan(plan: RenderPlan) -> None:
     if plan.n_channels > SC_CHANNELS:
         raise ParameterError(f"the SuperCollider engine renders mono or stereo, not "
                              f"{plan.n_channels} channels: use --engine numpy")
+    check_octave_bands(plan.bands_per_octave)
 
 
 def crossover_edges(plan: RenderPlan) -> list[float]:
@@ -243,6 +244,23 @@ class PlanScore:
         block = 64 / self.plan.sr
         bundles.append(osc.Bundle(self.end_time + block, ()))
         return bundles
+
+
+def check_octave_bands(bands_per_octave: int) -> None:
+    """Raise `ParameterError` unless ``bands_per_octave`` is 1: the crossovers of ``st_split``
+    (24 dB/octave) are too gentle for bands narrower than an octave.
+
+    Examples
+    --------
+    >>> check_octave_bands(1)
+    >>> check_octave_bands(4)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    styletransfer.errors.ParameterError: SuperCollider renders octave bands only, not 4 ...
+    """
+    if bands_per_octave != 1:
+        raise ParameterError(f"SuperCollider renders octave bands only, not {bands_per_octave} "
+                             "bands per octave: use --engine numpy, or --bands-per-octave 1")
 
 
 def find_scsynth() -> str:

@@ -101,6 +101,10 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         if plan_path == out.resolve():
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
+    if engine == "sc":
+        from .engine_sc import check_octave_bands
+
+        check_octave_bands(settings.bands_per_octave)
     result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
                             progress=progress, engine=engine, keep_score=keep_score,
                             sources={"content": str(content), "styles": [str(s) for s in styles]})
@@ -125,6 +129,9 @@ def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLi
     if not styles:
         raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
+    from .engine_sc import check_octave_bands
+
+    check_octave_bands(settings.bands_per_octave)
     return plan_transfer(y, sr, style_audio, settings=settings, model=model,
                          sources={"content": str(content), "styles": [str(s) for s in styles]})
 
@@ -146,6 +153,10 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     subtype = audio.normalise_subtype(subtype)
     check_engine(engine, keep_score)
     plan = RenderPlan.load(plan_path)
+    if engine == "sc":
+        from .engine_sc import check_octave_bands
+
+        check_octave_bands(plan.bands_per_octave)
     content_path = content if content is not None else plan.sources.get("content")
     style_paths = list(styles) if styles else list(plan.sources.get("styles") or [])
     if not content_path:
@@ -155,7 +166,8 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
         raise ParameterError(f"{plan_path}: the mosaic plan names no style files: give --style")
     out = Path(output)
     audio.check_output_path(out, subtype=subtype, inputs=(plan_path, *needed), force=force)
-    settings = Settings(wavelet=plan.wavelet, levels=plan.level)
+    settings = Settings(wavelet=plan.wavelet, levels=plan.level,
+                        bands_per_octave=plan.bands_per_octave)
     y, sr = audio.load(content_path)
     if sr != plan.sr or y.shape != (plan.n_channels, plan.n_samples):
         raise ParameterError(f"{content_path}: is not the content of this plan ({y.shape[0]} "
@@ -163,7 +175,7 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
                              f"{plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): give the "
                              "right file with --content")
     content_analysis = analyse(y, sr, wavelet=plan.wavelet, level=plan.level, hop=plan.hop,
-                               name=str(content_path))
+                               bands_per_octave=plan.bands_per_octave, name=str(content_path))
     style_analysis = None
     if plan.mode == "mosaic":
         _, tracks = _load_styles(style_paths)
@@ -247,7 +259,8 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
     y, sr = audio.load(content)
     model, style_audio = _load_styles(styles)
     if model is not None:
-        learnt = {"clusters": model.n_states, "seed": model.seed, "wavelet": model.wavelet_}
+        learnt = {"clusters": model.n_states, "seed": model.seed, "wavelet": model.wavelet_,
+                  "bands_per_octave": model.bands_per_octave_}
         if model.sr_ == sr:
             learnt["levels"] = model.level_
         settings = settings.updated(learnt).updated(options or {}).checked()

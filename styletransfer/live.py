@@ -35,6 +35,7 @@ from .engine_sc import (
     SYNTHDEFS,
     Ids,
     PlanScore,
+    check_octave_bands,
     check_plan,
     crossover_edges,
 )
@@ -300,18 +301,6 @@ def _sleep_until(moment: float) -> None:
         time.sleep(remaining)
 
 
-def input_edges(sr: int, level: int) -> list[float]:
-    """Band edges (Hz) of a ``level``-deep octave split at ``sr``, for the live analyser.
-
-    Examples
-    --------
-    >>> input_edges(44100, 2)
-    [5512.5, 11025.0]
-    """
-    nyquist = sr / 2
-    return [float(nyquist / 2.0**k) for k in range(level, 0, -1)]
-
-
 def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
                 max_boost_db: float, previous: np.ndarray | None = None,
                 smoothing: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -363,7 +352,8 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
     >>> style_input(model, boot=True, input_file="take.wav")  # doctest: +SKIP
     """
     sr, level, hop = model.sr_, model.level_, model.hop_
-    n_bands = level + 1
+    check_octave_bands(model.bands_per_octave_)
+    n_bands = model.n_bands_
     if n_bands > MAX_BANDS:
         raise ParameterError(f"the style has {n_bands} bands; live input measures at most "
                              f"{MAX_BANDS}: learn it with --levels {MAX_BANDS - 1} or fewer")

@@ -85,8 +85,8 @@ class StyleModel:
             raise ParameterError("no style tracks given: name at least one --style file")
         first = analyses[0]
         for other in analyses[1:]:
-            if (other.sr, other.wavelet, other.level, other.hop) != (
-                    first.sr, first.wavelet, first.level, first.hop):
+            if (other.sr, other.wavelet, other.level, other.hop, other.bands_per_octave) != (
+                    first.sr, first.wavelet, first.level, first.hop, first.bands_per_octave):
                 raise ParameterError("style analyses differ in sample rate or wavelet settings")
         features = np.vstack([a.features() for a in analyses])
         shapes = np.vstack([a.band_shape() for a in analyses])
@@ -116,6 +116,7 @@ class StyleModel:
         self.sr_, self.wavelet_, self.level_, self.hop_ = (
             first.sr, first.wavelet, first.level, first.hop)
         self.n_bands_ = first.n_bands
+        self.bands_per_octave_ = first.bands_per_octave
         self.n_states_ = n_states
         return self
 
@@ -138,7 +139,8 @@ class StyleModel:
         tracks = list(audio or [])
         meta = {"n_states": self.n_states, "seed": self.seed, "sr": self.sr_,
                 "wavelet": self.wavelet_, "level": self.level_, "hop": self.hop_,
-                "n_bands": self.n_bands_, "n_tracks": len(tracks)}
+                "n_bands": self.n_bands_, "bands_per_octave": self.bands_per_octave_,
+                "n_tracks": len(tracks)}
         arrays = {name: np.asarray(getattr(self, name + "_")) for name in _ARRAYS}
         for index, track in enumerate(tracks):
             arrays[f"audio_{index}"] = np.asarray(track, dtype=np.float32)
@@ -160,6 +162,7 @@ class StyleModel:
             model.sr_, model.wavelet_ = int(meta["sr"]), str(meta["wavelet"])
             model.level_, model.hop_ = int(meta["level"]), int(meta["hop"])
             model.n_bands_ = int(meta["n_bands"])
+            model.bands_per_octave_ = int(meta.get("bands_per_octave", 1))
         except (KeyError, ValueError, TypeError) as exc:
             raise ParameterError(f"{path}: style model is incomplete (missing {exc}): "
                                  "learn it again with 'styletransfer learn'") from None

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .analysis import band_edges, band_sizes
 from .archive import load_archive, save_archive
 from .errors import ParameterError
 
@@ -78,6 +79,8 @@ class RenderPlan:
         ``{"content": path or None, "styles": [paths]}`` for engines that reload audio.
     settings : dict
         The settings that made the plan (strength, clusters, seed, ...), for the record.
+    bands_per_octave : int
+        Packet splits of the detail bands (see `analysis.packet_depths`).
 
     Examples
     --------
@@ -100,14 +103,16 @@ class RenderPlan:
     shifts: int = 1
     sources: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    bands_per_octave: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ParameterError(f"plan mode {self.mode!r} is unknown: use one of {MODES}")
         n_frames = -(-self.n_samples // self.hop)
-        if self.gains.shape != (n_frames, self.level + 1):
+        n_bands = len(band_sizes(self.hop, self.level, self.bands_per_octave))
+        if self.gains.shape != (n_frames, n_bands):
             raise ParameterError(f"plan gains have shape {self.gains.shape}, expected "
-                                 f"({n_frames}, {self.level + 1})")
+                                 f"({n_frames}, {n_bands})")
         if not 1 <= self.shifts <= 2**self.level:
             raise ParameterError(f"plan shifts {self.shifts} is outside 1..{2**self.level}")
         if not 0.0 <= self.envelope <= 1.0:
@@ -118,13 +123,15 @@ class RenderPlan:
 
     @classmethod
     def identity(cls, *, sr: int, n_samples: int, n_channels: int, wavelet: str, level: int,
-                 hop: int) -> RenderPlan:
+                 hop: int, bands_per_octave: int = 1) -> RenderPlan:
         """A plan that gives back the content unchanged (all gains 1)."""
         n_frames = -(-n_samples // hop)
+        n_bands = len(band_sizes(hop, level, bands_per_octave))
         return cls(mode="identity", sr=sr, n_samples=n_samples, n_channels=n_channels,
                    wavelet=wavelet, level=level, hop=hop,
-                   gains=np.ones((n_frames, level + 1), dtype=np.float32),
-                   segments=np.full(n_frames, -1, dtype=np.int64))
+                   gains=np.ones((n_frames, n_bands), dtype=np.float32),
+                   segments=np.full(n_frames, -1, dtype=np.int64),
+                   bands_per_octave=bands_per_octave)
 
     @property
     def n_frames(self) -> int:
@@ -151,10 +158,7 @@ class RenderPlan:
         ...                     level=2, hop=1024).band_edges().tolist()
         [[0.0, 6000.0], [6000.0, 12000.0], [12000.0, 24000.0]]
         """
-        nyquist = self.sr / 2
-        uppers = nyquist / 2.0 ** np.arange(self.level, -1, -1)
-        lowers = np.concatenate([[0.0], uppers[:-1]])
-        return np.stack([lowers, uppers], axis=1)
+        return band_edges(self.sr, self.hop, self.level, self.bands_per_octave)
 
     def frames(self, start: int = 0) -> Iterator[PlanFrame]:
         """Yield the frames in order, from frame ``start``: what a live engine streams."""
@@ -167,8 +171,8 @@ class RenderPlan:
         """Save as ``.npz``: ``gains``, ``segments`` and a JSON string ``meta``."""
         meta = {"mode": self.mode, "sr": self.sr, "n_samples": self.n_samples,
                 "n_channels": self.n_channels, "wavelet": self.wavelet, "level": self.level,
-                "hop": self.hop, "envelope": self.envelope, "shifts": self.shifts,
-                "sources": self.sources,
+                "hop": self.hop, "bands_per_octave": self.bands_per_octave,
+                "envelope": self.envelope, "shifts": self.shifts, "sources": self.sources,
                 "settings": self.settings}
         save_archive(path, ARCHIVE_KIND, FORMAT_VERSION, meta,
                      {"gains": self.gains, "segments": self.segments})
@@ -186,7 +190,8 @@ class RenderPlan:
                        segments=arrays["segments"].astype(np.int64),
                        envelope=float(meta.get("envelope", 0.0)),
                        shifts=int(meta.get("shifts", 1)), sources=dict(meta.get("sources", {})),
-                       settings=dict(meta.get("settings", {})))
+                       settings=dict(meta.get("settings", {})),
+                       bands_per_octave=int(meta.get("bands_per_octave", 1)))
         except (KeyError, ValueError, TypeError) as exc:
             raise ParameterError(f"{path}: render plan is incomplete (missing {exc}): "
                                  "save it again with 'styletransfer run --save-plan'") from None

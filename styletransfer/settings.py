@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .analysis import DEFAULT_WAVELET, check_wavelet
+from .analysis import DEFAULT_WAVELET, check_bands_per_octave, check_wavelet
 from .errors import ParameterError
 
 MODES = ("timbre", "mosaic")
@@ -27,7 +27,11 @@ class Settings:
     wavelet : str
         PyWavelets discrete wavelet.
     levels : int or None
-        Wavelet depth (bands = levels + 1); None picks a depth from the sample rate.
+        Wavelet depth (octave bands = levels + 1); None picks a depth from the sample rate.
+    bands_per_octave : int
+        1, 2, 4 or 8: each octave band split further into that many wavelet-packet bands
+        (deep bands, whose frames hold few coefficients, are split less), so band shapes
+        follow finer spectral detail: formants, not only tilt.
     seed : int
         Random seed: same inputs and seed give bit-identical output.
     smoothing : int
@@ -66,6 +70,7 @@ class Settings:
     clusters: int = 8
     wavelet: str = DEFAULT_WAVELET
     levels: int | None = None
+    bands_per_octave: int = 1
     seed: int = 0
     smoothing: int = 5
     continuity: float = 1.0
@@ -95,6 +100,11 @@ class Settings:
         _check_range("transpose", self.transpose, 0, 6, int)
         _check_range("onset-jumps", self.onset_jumps, 0.0, 1.0, float)
         check_wavelet(self.wavelet)
+        if isinstance(self.bands_per_octave, bool) or not isinstance(
+                self.bands_per_octave, int):
+            raise ParameterError(f"--bands-per-octave {self.bands_per_octave!r} is not an "
+                                 "integer: use 1, 2, 4 or 8")
+        check_bands_per_octave(self.bands_per_octave)
         return self
 
     @property
@@ -129,9 +139,9 @@ def field_types() -> dict[str, type]:
     <class 'float'>
     """
     return {"mode": str, "strength": float, "clusters": int, "wavelet": str, "levels": int,
-            "seed": int, "smoothing": int, "continuity": float, "envelope": float,
-            "shifts": int, "max_boost_db": float, "pitch": float, "transpose": int,
-            "onset_jumps": float}
+            "bands_per_octave": int, "seed": int, "smoothing": int, "continuity": float,
+            "envelope": float, "shifts": int, "max_boost_db": float, "pitch": float,
+            "transpose": int, "onset_jumps": float}
 
 
 def _check_range(name: str, value: Any, low: float, high: float, kind: type) -> None:

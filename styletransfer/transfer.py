@@ -121,6 +121,7 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     _step(progress, "analysing content")
     names = dict(sources or {})
     content_analysis = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop,
+                               bands_per_octave=settings.bands_per_octave,
                                name=str(names.get("content", "content")))
 
     _step(progress, "analysing style")
@@ -188,9 +189,9 @@ def analysis_grid(settings: Settings, sr: int) -> tuple[int, int]:
 
 
 def matches(model: StyleModel, settings: Settings, *, sr: int, level: int, hop: int) -> bool:
-    """Whether ``model`` was learnt at ``sr`` with the settings' wavelet, depth and hop."""
-    return (model.sr_, model.wavelet_, model.level_, model.hop_) == (
-        sr, settings.wavelet, level, hop)
+    """Whether ``model`` was learnt at ``sr`` with the settings' wavelet, bands and hop."""
+    return (model.sr_, model.wavelet_, model.level_, model.hop_, model.bands_per_octave_) == (
+        sr, settings.wavelet, level, hop, settings.bands_per_octave)
 
 
 def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int,
@@ -204,7 +205,7 @@ def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_chann
         check_audio(y, name=name)
         y = to_channels(resample(y, style_sr, sr), n_channels)
         analyses.append(analyse(y, sr, wavelet=settings.wavelet, level=level, hop=hop,
-                                name=name))
+                                bands_per_octave=settings.bands_per_octave, name=name))
     return analyses
 
 
@@ -221,7 +222,8 @@ def concatenate(analyses: Sequence[Analysis]) -> Analysis:
         energy=np.concatenate([a.energy for a in analyses]),
         crest=np.concatenate([a.crest for a in analyses]),
         signal=np.concatenate([np.pad(a.signal, ((0, 0), (0, a.n_frames * a.hop - a.n_samples)))
-                               for a in analyses], axis=1))
+                               for a in analyses], axis=1),
+        bands_per_octave=first.bands_per_octave)
 
 
 def style_frames(analyses: Sequence[Analysis], model: StyleModel, *,
@@ -265,7 +267,8 @@ def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Anal
             y = np.ascontiguousarray(soxr.resample(
                 np.ascontiguousarray(a.signal.T), a.sr * ratio, a.sr, quality="HQ").T)
             if y.shape[1] >= a.hop:
-                out.append(analyse(y, a.sr, wavelet=a.wavelet, level=a.level, hop=a.hop))
+                out.append(analyse(y, a.sr, wavelet=a.wavelet, level=a.level, hop=a.hop,
+                                   bands_per_octave=a.bands_per_octave))
     return out
 
 
@@ -361,7 +364,8 @@ def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray,
     return RenderPlan(mode=mode, sr=content.sr, n_samples=content.n_samples,
                       n_channels=content.n_channels, wavelet=content.wavelet,
                       level=content.level, hop=content.hop, gains=gains, segments=segments,
-                      envelope=envelope, shifts=min(shifts, 2**content.level))
+                      envelope=envelope, shifts=min(shifts, 2**content.level),
+                      bands_per_octave=content.bands_per_octave)
 
 
 def _with_records(plan: RenderPlan, settings: Settings,
