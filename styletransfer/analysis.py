@@ -33,8 +33,9 @@ FRAME_SECONDS = 0.0232
 #: Relative floor (-80 dB) below the mean frame energy, so silent frames stay finite.
 ENERGY_FLOOR = 1e-8
 
-#: Fewest coefficients per frame a packet-split band keeps (its time resolution).
-MIN_COEFFS_PER_FRAME = 4
+#: Fewest coefficients per frame a packet-split band keeps: a band is split no further
+#: than its frame's coefficients allow.
+MIN_COEFFS_PER_FRAME = 1
 #: Allowed ``bands_per_octave`` values.
 BANDS_PER_OCTAVE = (1, 2, 4, 8)
 
@@ -144,6 +145,10 @@ class Analysis:
         """Coefficients per frame in each band (lowest band first)."""
         return band_sizes(self.hop, self.level, self.bands_per_octave)
 
+    def band_octaves(self) -> np.ndarray:
+        """``(n_bands,)`` the octave band each band belongs to (see `band_octaves`)."""
+        return band_octaves(self.hop, self.level, self.bands_per_octave)
+
     def loudness(self) -> np.ndarray:
         """``(n_frames,)`` log of the frame energy (natural log, floored at -80 dB)."""
         total = self.energy.sum(axis=1)
@@ -177,7 +182,9 @@ def packet_depths(hop: int, level: int, bands_per_octave: int = 1) -> list[int]:
     Examples
     --------
     >>> packet_depths(1024, 8, 4)
-    [0, 0, 1, 2, 2, 2, 2, 2, 2]
+    [0, 2, 2, 2, 2, 2, 2, 2, 2]
+    >>> packet_depths(1024, 8, 8)
+    [0, 2, 3, 3, 3, 3, 3, 3, 3]
     """
     wanted = int(bands_per_octave).bit_length() - 1
     depths = [0]
@@ -204,6 +211,19 @@ def band_sizes(hop: int, level: int, bands_per_octave: int = 1) -> list[int]:
             for size, depth in zip(octave_sizes, packet_depths(hop, level, bands_per_octave),
                                    strict=True)
             for _ in range(2**depth)]
+
+
+def band_octaves(hop: int, level: int, bands_per_octave: int = 1) -> np.ndarray:
+    """``(n_bands,)`` the octave band (0: the approximation) each band belongs to.
+
+    Examples
+    --------
+    >>> band_octaves(1024, 2, bands_per_octave=2).tolist()
+    [0, 1, 1, 2, 2]
+    """
+    depths = packet_depths(hop, level, bands_per_octave)
+    return np.concatenate([np.full(2**depth, octave)
+                           for octave, depth in enumerate(depths)]).astype(np.int64)
 
 
 def band_edges(sr: int, hop: int, level: int, bands_per_octave: int = 1) -> np.ndarray:

@@ -28,9 +28,12 @@ from .model import StyleModel
 from .plan import RenderPlan
 from .settings import Settings
 
-#: Band share of the frame energy (dB) below which boosts are withheld, and from which they
-#: are allowed in full (see `band_gains`).
+#: Octave share of the frame energy (dB) below which boosts are withheld, and from which
+#: they are allowed in full (see `band_gains`).
 EMPTY_BAND_DB = (-60.0, -30.0)
+#: Width, in octaves, over which `plan_timbre` smooths band shapes across bands when the
+#: bands are finer than octaves (the spectral envelope, not single partials).
+ENVELOPE_OCTAVES = 0.75
 #: Called with the name of each stage as it starts.
 Progress = Callable[[str], None]
 #: Engines that render plans: inverse wavelet transform, or SuperCollider offline.
@@ -273,11 +276,25 @@ def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Anal
 
 
 def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> RenderPlan:
-    """Gains that move each content frame's band shape ``strength`` of the way to the target."""
+    """Gains that move each content frame's spectral envelope ``strength`` of the way to the
+    target's.
+
+    The gains are the difference of the target's and the content's band shapes, each first
+    smoothed across `ENVELOPE_OCTAVES` worth of bands: with bands finer than octaves, the
+    content keeps its own partials (its pitch) under the style's envelope, instead of taking
+    on the partials of whatever notes the style played. With octave bands nothing is
+    smoothed and the content's shape moves straight to the target's.
+    """
+    from scipy.ndimage import uniform_filter1d
+
     shape = content.band_shape()
-    wanted = (1.0 - settings.strength) * shape + settings.strength * mapping.target_shape
+    width = max(1, round(ENVELOPE_OCTAVES * content.bands_per_octave))
+    change = mapping.target_shape - shape
+    if width > 1:
+        change = uniform_filter1d(change, width, axis=1, mode="nearest")
+    wanted = shape + settings.strength * change
     gains = band_gains(content.energy, wanted, content.energy.sum(axis=1),
-                       max_boost_db=settings.max_boost_db)
+                       max_boost_db=settings.max_boost_db, octaves=content.band_octaves())
     return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64),
                  shifts=settings.render_shifts)
 
@@ -303,21 +320,22 @@ def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: 
     wanted = ((1.0 - settings.strength) * content.band_shape()
               + settings.strength * segment_shape)
     gains = band_gains(style.energy[segments], wanted, content.energy.sum(axis=1),
-                       max_boost_db=settings.max_boost_db)
+                       max_boost_db=settings.max_boost_db, octaves=style.band_octaves())
     return _plan(content, "mosaic", gains, segments, envelope=settings.envelope,
                  shifts=settings.render_shifts)
 
 
 def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray, *,
-               max_boost_db: float) -> np.ndarray:
+               max_boost_db: float, octaves: np.ndarray | None = None) -> np.ndarray:
     """Amplitude gains taking ``source_energy`` to ``total`` energy split as ``wanted_shape``.
 
     Three guards keep the gains clean:
 
-    - a band that holds little of its frame's energy may be boosted less: fully from
+    - a band whose octave holds little of its frame's energy may be boosted less: fully from
       ``EMPTY_BAND_DB[1]`` (-30 dB) of the frame's energy up, not at all at ``EMPTY_BAND_DB[0]``
-      (-60 dB) and below. What such a band holds is mostly leakage from its neighbours, and
-      lifting it would only lift the transform's aliasing;
+      (-60 dB) and below. What such an octave holds is mostly leakage from its neighbours,
+      and lifting it would only lift the transform's aliasing. Within a sounding octave,
+      the quiet parts between partials may be lifted: that is the style's envelope;
     - no gain exceeds ``max_boost_db``;
     - log gains are averaged over three frames, weighted by the band's energy, so a quiet
       frame next to a loud one (the decay before an attack) takes the loud frame's gain
@@ -333,6 +351,9 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
         ``(n_frames,)`` wanted frame energy (the content's: its dynamics are kept).
     max_boost_db : float
         Upper bound of every gain, in dB.
+    octaves : np.ndarray, optional
+        ``(n_bands,)`` the octave of each band (`Analysis.band_octaves`); by default each
+        band is its own octave.
 
     Examples
     --------
@@ -349,7 +370,12 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     floor = ENERGY_FLOOR * float(np.mean(total)) / source_energy.shape[1]
     log_gain = 0.5 * (np.log(target + floor) - np.log(source_energy + floor))
     source_total = source_energy.sum(axis=1, keepdims=True) + floor
-    source_db = 10 * np.log10(source_energy / source_total + 1e-30)
+    octave_energy = source_energy
+    if octaves is not None:
+        per_octave = np.zeros((source_energy.shape[0], int(octaves.max()) + 1))
+        np.add.at(per_octave.T, octaves, source_energy.T)
+        octave_energy = per_octave[:, octaves]
+    source_db = 10 * np.log10(octave_energy / source_total + 1e-30)
     low, high = EMPTY_BAND_DB
     allowed_db = max_boost_db * np.clip((source_db - low) / (high - low), 0.0, 1.0)
     log_gain = np.minimum(log_gain, allowed_db * np.log(10) / 20)

@@ -73,11 +73,11 @@ def test_a_sine_lands_in_the_band_whose_edges_hold_it(bands_per_octave: int) -> 
 
 def test_deep_bands_keep_enough_coefficients_per_frame() -> None:
     assert packet_depths(1024, 8, 1) == [0] * 9
-    assert packet_depths(1024, 8, 4) == [0, 0, 1, 2, 2, 2, 2, 2, 2]
+    assert packet_depths(1024, 8, 4) == [0, 2, 2, 2, 2, 2, 2, 2, 2]
     for bands_per_octave in (2, 4, 8):
         sizes = band_sizes(1024, 8, bands_per_octave)
         assert min(sizes[1:]) >= MIN_COEFFS_PER_FRAME
-    assert len(band_sizes(1024, 8, 4)) == 28
+    assert len(band_sizes(1024, 8, 4)) == 33
 
 
 def test_plans_and_models_remember_their_bands(tmp_path: Path) -> None:
@@ -141,3 +141,20 @@ def test_cli_refuses_other_band_counts_and_sc_with_packets(clips: dict[str, Path
     assert np.array_equal(sf.read(out)[0], sf.read(again)[0])
     refused = run_cli("render", str(plan), "-o", str(again), "--engine", "sc", "--force")
     assert refused.returncode == 2 and "octave bands only" in refused.stderr
+
+
+def test_quiet_parts_of_a_sounding_octave_may_be_lifted() -> None:
+    """The empty-band guard judges a band by its octave's share of the frame."""
+    from styletransfer.transfer import band_gains
+
+    # Octave 0 sounds (one loud half, one quiet half); octave 1 is nearly empty.
+    energy = np.array([[1.0, 1e-5, 1e-8, 1e-8]])
+    wanted = np.log(np.array([[0.25, 0.25, 0.25, 0.25]]))
+    total = energy.sum(axis=1)
+    by_octave = band_gains(energy, wanted, total, max_boost_db=24.0,
+                           octaves=np.array([0, 0, 1, 1]))
+    by_band = band_gains(energy, wanted, total, max_boost_db=24.0)
+    db = 20 * np.log10(by_octave[0])
+    assert db[1] == pytest.approx(24.0, abs=0.01)  # lifted in full, up to the bound
+    assert db[2] <= 1e-3 and db[3] <= 1e-3  # an empty octave is not lifted
+    assert 20 * np.log10(by_band[0, 1]) < 12.0  # judged alone, the quiet half was held back
