@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shifts", type=int, metavar="K",
                      help="renderings on shifted transforms averaged against aliasing, 1-8 "
                      "(default 2 for timbre, 1 for mosaic; 1 is fastest)")
+    run.add_argument("--max-boost-db", type=float, metavar="DB",
+                     help="largest boost any band may get, 0-60 dB (default 24)")
+    run.add_argument("--pitch", type=float, metavar="WEIGHT",
+                     help="mosaic: weight of matching the content's pitch classes, 0-100 "
+                     "(default 0; mosaic and melodic use 4)")
+    run.add_argument("--transpose", type=int, metavar="SEMITONES",
+                     help="mosaic: also play the style transposed by up to this many "
+                     "semitones, 0-6 (default 0; melodic uses 2)")
+    run.add_argument("--onset-jumps", type=float, metavar="0..1",
+                     help="mosaic: how much cheaper jumps in the style are at the content's "
+                     "attacks (default 0; mosaic and melodic use 0.9)")
     run.add_argument("--engine", choices=ENGINES, default="numpy",
                      help="resynthesis engine: numpy (inverse wavelet transform) or sc "
                      "(SuperCollider, rendered offline by scsynth) (default numpy)")
@@ -188,7 +199,7 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
                         "86 Hz)")
     parser.add_argument("--bands-per-octave", type=int, choices=BANDS_PER_OCTAVE, metavar="B",
                         help="split each octave band into B wavelet-packet bands: 1, 2, 4 "
-                        "or 8 (default 1; the balanced preset uses 4)")
+                        "or 8 (default 1; the fine preset uses 4)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
 
 
@@ -230,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("mode", "strength", "clusters", "wavelet", "levels", "bands_per_octave", "seed",
-             "smoothing", "continuity", "envelope", "shifts")
+             "smoothing", "continuity", "envelope", "shifts", "max_boost_db", "pitch",
+             "transpose", "onset_jumps")
     return {name: getattr(args, name, None) for name in names}
 
 

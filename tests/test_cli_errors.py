@@ -105,6 +105,11 @@ def test_bad_style_files(kind: str, clips: dict[str, Path],
     (["--preset", "nope"], "neither a preset name nor a .toml file"),
     (["--subtype", "8"], "--subtype '8' is unknown"),
     (["--engine", "sc9"], "invalid choice"),
+    (["--bands-per-octave", "3"], "invalid choice"),
+    (["--max-boost-db", "61"], "--max-boost-db 61.0 is out of range"),
+    (["--pitch", "-1"], "--pitch -1.0 is out of range"),
+    (["--transpose", "7"], "--transpose 7 is out of range"),
+    (["--onset-jumps", "1.5"], "--onset-jumps 1.5 is out of range"),
 ])
 def test_bad_options(extra: list[str], words: str, clips: dict[str, Path],
                      capsys: pytest.CaptureFixture[str]) -> None:

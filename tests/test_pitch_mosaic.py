@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
-from styletransfer import Settings, transfer
+from styletransfer import RenderPlan, Settings, transfer
 from styletransfer.analysis import analyse, frame_chroma
 from styletransfer.mapping import onset_jump_scale
 
@@ -82,3 +86,17 @@ def test_onset_jump_scale_is_lowest_at_attacks() -> None:
     near = [scale[max(i - 1, 0): i + 2].min() for i in attacks]
     assert max(near) < 0.5, near
     assert np.median(scale) > 0.8
+
+
+def test_pitch_options_on_the_command_line(clips: dict[str, Path]) -> None:
+    """--pitch, --transpose and --onset-jumps reach the plan, over the preset's values."""
+    out, plan = clips["dir"] / "out.wav", clips["dir"] / "plan.npz"
+    done = subprocess.run([sys.executable, "-m", "styletransfer", "run", str(clips["content"]),
+                           "--style", str(clips["style"]), "-o", str(out), "--preset", "mosaic",
+                           "--pitch", "2.5", "--transpose", "1", "--onset-jumps", "0.5",
+                           "--max-boost-db", "18", "--save-plan", str(plan), "-q"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    settings = RenderPlan.load(plan).settings
+    assert (settings["pitch"], settings["transpose"], settings["onset_jumps"],
+            settings["max_boost_db"]) == (2.5, 1, 0.5, 18.0)
