@@ -3,10 +3,13 @@
 For every paired task of the corpus (content = piece A on instrument X, truth = piece A on
 instrument Y), the timbre resynthesis is given the *truth's own* band shape in every frame,
 as if the mapping were perfect: the content's bands are gained so that each frame takes the
-truth's band shape (smoothed across bands as ``plan_timbre`` does), at the content's
-loudness, and rendered by the numpy engine. The output's MCD to the truth, against the
-content's, bounds what any mapping can reach with gains on the content's own sound at that
-band resolution. Prints the median ``mcd_reduction`` (and each task's) per bands-per-octave.
+truth's band shape at the content's loudness, and rendered by the numpy engine. The
+output's MCD to the truth, against the content's, bounds what any mapping can reach with
+gains on the content's own sound at that band resolution. Two oracles: ``as planned`` goes
+through ``band_gains`` with the smoothing across bands of ``plan_timbre`` (what the tool
+would render from a perfect target), ``exact`` sets every band to the truth's share without
+smoothing, guard or bound (gains within +-60 dB). Prints the median ``mcd_reduction`` (and
+each task's) per bands-per-octave.
 
 Usage::
 
@@ -33,7 +36,7 @@ from styletransfer.transfer import ENVELOPE_OCTAVES, band_gains  # noqa: E402
 
 
 def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
-                  bands_per_octave: int) -> np.ndarray:
+                  bands_per_octave: int, exact: bool = False) -> np.ndarray:
     """The content with, in every frame, the band shape of the truth's same frame.
 
     Examples
@@ -52,11 +55,19 @@ def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
         wanted_shape = np.vstack([wanted_shape,
                                   np.repeat(wanted_shape[-1:], a.n_frames - t.n_frames, 0)])
     change = wanted_shape[: a.n_frames] - shape
-    width = max(1, round(ENVELOPE_OCTAVES * bands_per_octave))
-    if width > 1:
-        change = uniform_filter1d(change, width, axis=1, mode="nearest")
-    gains = band_gains(a.energy, shape + change, a.energy.sum(axis=1), max_boost_db=24.0,
-                       octaves=a.band_octaves())
+    if exact:
+        share = np.exp(wanted_shape[: a.n_frames])
+        share /= share.sum(axis=1, keepdims=True)
+        total = a.energy.sum(axis=1, keepdims=True)
+        floor = 1e-12 * float(total.mean()) + 1e-30
+        ratio = (total * share + floor) / (a.energy + floor)
+        gains = np.sqrt(np.clip(ratio, 1e-6, 1e6)).astype(np.float32)
+    else:
+        width = max(1, round(ENVELOPE_OCTAVES * bands_per_octave))
+        if width > 1:
+            change = uniform_filter1d(change, width, axis=1, mode="nearest")
+        gains = band_gains(a.energy, shape + change, a.energy.sum(axis=1), max_boost_db=24.0,
+                           octaves=a.band_octaves())
     plan = RenderPlan(mode="timbre", sr=sr, n_samples=a.n_samples, n_channels=a.n_channels,
                       wavelet=a.wavelet, level=a.level, hop=a.hop, gains=gains,
                       segments=np.full(a.n_frames, -1, dtype=np.int64), shifts=2,
@@ -64,13 +75,13 @@ def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
     return render(plan, a)
 
 
-def reduction(task: Task, bands_per_octave: int) -> float:
+def reduction(task: Task, bands_per_octave: int, exact: bool) -> float:
     """The oracle's ``mcd_reduction`` on ``task``."""
     assert task.truth is not None
     content, sr = load(task.content)
     style, _ = load(task.style, sr=sr)
     truth, _ = load(task.truth, sr=sr)
-    output, _ = limit_peak(oracle_render(content, truth, sr, bands_per_octave))
+    output, _ = limit_peak(oracle_render(content, truth, sr, bands_per_octave, exact))
     return evaluate(content, style, output, sr, truth=truth)["mcd_reduction"]
 
 
@@ -92,11 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"oracle band shapes on {len(tasks)} paired tasks: MCD reduction the timbre "
           "resynthesis reaches when every frame gets the truth's own band shape")
-    print(f"{'bands/octave':>12}  {'median':>6}  per task")
-    for bands in (int(b) for b in args.bands.split(",")):
-        values = [reduction(task, bands) for task in tasks]
-        print(f"{bands:>12}  {np.median(values):6.3f}  "
-              + " ".join(f"{v:.2f}" for v in values), flush=True)
+    print(f"{'oracle':>10}  {'bands/octave':>12}  {'median':>6}  per task")
+    for exact in (False, True):
+        for bands in (int(b) for b in args.bands.split(",")):
+            values = [reduction(task, bands, exact) for task in tasks]
+            print(f"{'exact' if exact else 'as planned':>10}  {bands:>12}  "
+                  f"{np.median(values):6.3f}  " + " ".join(f"{v:.2f}" for v in values),
+                  flush=True)
     return 0
 
 
