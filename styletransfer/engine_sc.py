@@ -11,10 +11,13 @@ The synths, in order of execution (everything stereo; mono audio is played on bo
 channels and the first is kept):
 
 - ``st_play`` plays the content onto `CONTENT_BUS`;
-- the equaliser, in one group: one ``st_split`` per band edge and an ``st_bandsum``,
-  with the band gains on control buses (one ``/c_setn`` a frame, reached by linear ramps
-  between frame centres, as the numpy engine interpolates). In ``timbre``/``identity``
-  it equalises the content and writes the output;
+- the equaliser, in one group, with the band gains on control buses (one ``/c_setn`` a
+  frame), interpolated linearly between frame centres, as the numpy engine does.
+  Octave bands (``bands_per_octave`` 1): one ``st_split`` per band edge and an
+  ``st_bandsum``, whose gains ramp over a frame. Finer bands: one ``st_fftbands``,
+  FFT bands exact to a bin (`fft_bins`) whose gains are interpolated sample by sample;
+  it delays the sound by `fft_latency` samples. In ``timbre``/``identity`` the
+  equaliser shapes the content and writes the output;
 - ``mosaic``: one ``st_grain`` per frame plays the chosen style frame, two frames long
   under a sine-squared window, onto `GRAIN_BUS`; the equaliser shapes the grains and
   ``st_envelope`` gives them the content's power envelope.
@@ -22,7 +25,9 @@ channels and the first is kept):
 Frame ``i``'s parameters are sent at ``i * T`` (T = frame duration) and everything else
 starts half a frame later, so the grain for frame 0 can start half a frame early, as in
 the numpy engine; the gains then ramp over one frame to reach frame ``i``'s value at its
-centre. Offline renders are trimmed by that delay (`PlanScore.delay_samples`).
+centre. Offline renders are trimmed by that delay (`PlanScore.delay_samples`), which
+includes the FFT's latency for finer bands (in mosaic the content, the envelope's guide,
+then starts that much later too).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import numpy as np
 import soundfile as sf
 
 from . import osc
-from .analysis import Analysis
+from .analysis import Analysis, band_sizes
 from .errors import EngineError, ParameterError
 from .plan import RenderPlan
 from .sccompile import synthdef_bytes
@@ -55,8 +60,15 @@ REST_BUS = 22
 SHAPED_BUS = 24
 #: Channels every SynthDef works in.
 SC_CHANNELS = 2
-SYNTHDEFS = ("st_play", "st_split", "st_bandsum", "st_grain", "st_envelope", "st_analyser",
-             "st_recorder")
+SYNTHDEFS = ("st_play", "st_split", "st_bandsum", "st_fftbands", "st_grain", "st_envelope",
+             "st_analyser", "st_recorder")
+#: Bands ``st_fftbands`` holds at most.
+FFT_MAX_BANDS = 64
+#: Frame hops (samples) ``st_fftbands`` works with: powers of two in this range (its FFT
+#: is two frames long, and scsynth's FFT stops at 2**15).
+FFT_HOP_RANGE = (256, 16384)
+#: scsynth's control block (samples).
+BLOCK_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -77,10 +89,90 @@ class Ids:
 
 def check_plan(plan: RenderPlan) -> None:
     """Raise `ParameterError` if the SuperCollider SynthDefs cannot render ``plan``."""
-    if plan.n_channels > SC_CHANNELS:
+    check_grid(sr=plan.sr, level=plan.level, hop=plan.hop,
+               bands_per_octave=plan.bands_per_octave, n_channels=plan.n_channels)
+
+
+def check_grid(*, sr: int, level: int, hop: int, bands_per_octave: int,
+               n_channels: int = 1) -> None:
+    """Raise `ParameterError` if plans on this analysis grid cannot be rendered here.
+
+    Octave bands always can; finer bands (``st_fftbands``) need a hop that is a power of
+    two within `FFT_HOP_RANGE` and at most `FFT_MAX_BANDS` bands. Cheap: callers check
+    before analysing anything.
+
+    Examples
+    --------
+    >>> check_grid(sr=44100, level=8, hop=1024, bands_per_octave=8, n_channels=2)
+    >>> check_grid(sr=96000, level=9, hop=2048, bands_per_octave=8)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    styletransfer.errors.ParameterError: the plan has 69 bands; the SuperCollider engine ...
+    """
+    if n_channels > SC_CHANNELS:
         raise ParameterError(f"the SuperCollider engine renders mono or stereo, not "
-                             f"{plan.n_channels} channels: use --engine numpy")
-    check_octave_bands(plan.bands_per_octave)
+                             f"{n_channels} channels: use --engine numpy")
+    if bands_per_octave == 1:
+        return
+    low, high = FFT_HOP_RANGE
+    if hop & (hop - 1) or not low <= hop <= high:
+        raise ParameterError(f"the SuperCollider engine renders bands finer than an octave "
+                             f"with a hop of {low} to {high} samples, a power of two, not "
+                             f"{hop}: use --engine numpy")
+    n_bands = len(band_sizes(hop, level, bands_per_octave))
+    if n_bands > FFT_MAX_BANDS:
+        raise ParameterError(f"the plan has {n_bands} bands; the SuperCollider engine "
+                             f"renders at most {FFT_MAX_BANDS}: use fewer --levels or "
+                             "--bands-per-octave, or --engine numpy")
+
+
+def fft_size(plan: RenderPlan) -> int:
+    """FFT size of ``st_fftbands`` for ``plan``: two frames, so one bin per coefficient a
+    frame of the wavelet bands (the narrowest band spans at least one bin).
+
+    Examples
+    --------
+    >>> plan = RenderPlan.identity(sr=44100, n_samples=44100, n_channels=2, wavelet="db4",
+    ...                            level=8, hop=1024, bands_per_octave=4)
+    >>> narrowest = float(np.diff(plan.band_edges()).min())
+    >>> fft_size(plan), round(44100 / fft_size(plan), 2), round(narrowest, 2)
+    (2048, 21.53, 21.53)
+    """
+    return 2 * plan.hop
+
+
+def fft_latency(plan: RenderPlan) -> int:
+    """Samples by which ``st_fftbands`` delays its input: three frames less one block
+    (one frame of delay that centres its FFTs on the plan's frames, then the FFT's own).
+
+    Examples
+    --------
+    >>> plan = RenderPlan.identity(sr=22050, n_samples=22050, n_channels=1, wavelet="db4",
+    ...                            level=7, hop=512, bands_per_octave=2)
+    >>> fft_latency(plan)
+    1472
+    """
+    return 3 * plan.hop - BLOCK_SIZE
+
+
+def fft_bins(plan: RenderPlan) -> list[int]:
+    """The first FFT bin of each band, then ``hop`` (the Nyquist bin, which the top band
+    holds): the ``bin0`` .. ``binN`` controls of ``st_fftbands``.
+
+    A bin belongs to the band its centre frequency falls in (a centre on an edge goes up).
+
+    Examples
+    --------
+    >>> plan = RenderPlan.identity(sr=48000, n_samples=4096, n_channels=1, wavelet="db4",
+    ...                            level=2, hop=256, bands_per_octave=2)
+    >>> plan.band_edges()[:, 0].tolist()
+    [0.0, 6000.0, 9000.0, 12000.0, 18000.0]
+    >>> fft_bins(plan)
+    [0, 64, 96, 128, 192, 256]
+    """
+    size = fft_size(plan)
+    edges = [*plan.band_edges()[:, 0], plan.sr / 2]
+    return [min(plan.hop, max(0, int(np.ceil(edge * size / plan.sr - 1e-9)))) for edge in edges]
 
 
 def crossover_edges(plan: RenderPlan) -> list[float]:
@@ -118,6 +210,16 @@ class PlanScore:
     ['/c_setn', '/g_new', '/s_new', '/s_new', '/s_new', '/s_new']
     >>> [round(t, 4) for t, _ in score.frame_events()]
     [0.0, 0.0232, 0.0464, 0.0697]
+
+    Finer bands take one ``st_fftbands``, and its latency:
+
+    >>> fine = RenderPlan.identity(sr=22050, n_samples=22050, n_channels=1, wavelet="db4",
+    ...                            level=7, hop=512, bands_per_octave=4)
+    >>> score = PlanScore(fine)
+    >>> fine.n_bands, [m.args[0] for m in score.start_messages() if m.address == "/s_new"]
+    (29, ['st_fftbands'])
+    >>> score.delay_samples, 256 + fft_latency(fine)
+    (1728, 1728)
     """
 
     plan: RenderPlan
@@ -134,6 +236,27 @@ class PlanScore:
         return self.frame_seconds / 2
 
     @property
+    def fft_bands(self) -> bool:
+        """Whether the equaliser is ``st_fftbands`` (bands finer than an octave)."""
+        return self.plan.bands_per_octave != 1
+
+    @property
+    def latency(self) -> int:
+        """Samples the equaliser delays its input by (0 for octave bands)."""
+        return fft_latency(self.plan) if self.fft_bands else 0
+
+    @property
+    def player_time(self) -> float:
+        """When the content player starts: at `start_time`; with ``st_fftbands`` half a
+        sample later, so that rounding can never start it a block early (its FFT frames
+        must be centred on the plan's), and in mosaic `latency` later still, so that the
+        content (the envelope's guide) meets the grains as they leave the equaliser."""
+        if not self.fft_bands:
+            return self.start_time
+        later = self.latency if self.plan.mode == "mosaic" else 0
+        return self.start_time + (later + 0.5) / self.plan.sr
+
+    @property
     def envelope_window(self) -> int:
         """Samples over which ``st_envelope`` sums power: an eighth of a frame."""
         return max(1, self.plan.hop // 8)
@@ -141,7 +264,7 @@ class PlanScore:
     @property
     def delay_samples(self) -> int:
         """Samples between the start of the score and the first sample of the result."""
-        delay = self.plan.hop // 2
+        delay = self.plan.hop // 2 + self.latency
         if self.plan.mode == "mosaic":
             delay += self.envelope_window // 2
         return delay
@@ -153,8 +276,11 @@ class PlanScore:
 
     @property
     def node_ids(self) -> list[int]:
-        """The equaliser's nodes (one per crossover, the band sum, the envelope)."""
-        count = self.plan.n_bands + (1 if self.plan.mode == "mosaic" else 0)
+        """The equaliser's nodes (one per crossover and the band sum, or the one
+        ``st_fftbands``), then the envelope's (mosaic). At most ``n_bands + 1``."""
+        plan = self.plan
+        count = 1 if self.fft_bands else plan.n_bands
+        count += 1 if plan.mode == "mosaic" else 0
         return list(range(self.ids.first_node, self.ids.first_node + count))
 
     def load_messages(self, content_path: str | None, style_path: str | None,
@@ -169,10 +295,10 @@ class PlanScore:
 
     def gain_message(self, index: int) -> osc.Message:
         """``/c_setn``: frame ``index``'s band gains onto the gain buses."""
-        return osc.c_setn(self.ids.gain_bus, [float(g) for g in self.plan.gains[index]])
+        return osc.c_setn(self.ids.gain_bus, self.plan.gains[index].tolist())
 
     def start_messages(self, *, in_bus: int = CONTENT_BUS) -> list[osc.Message]:
-        """Frame 0's gains, then the equaliser chain in a group at the tail (no ramps yet).
+        """Frame 0's gains, then the equaliser in a group at the tail (no ramps yet).
 
         ``in_bus`` is what a timbre plan equalises (the content player's bus, or a
         hardware input for live input); a mosaic plan equalises its grains.
@@ -182,22 +308,36 @@ class PlanScore:
         nodes = iter(self.node_ids)
         messages = [self.gain_message(0), osc.g_new(ids.group, osc.AddAction.TAIL, 0)]
         source = GRAIN_BUS if mosaic else in_bus
-        for band, freq in enumerate(crossover_edges(plan)):
-            messages.append(osc.s_new("st_split", next(nodes), osc.AddAction.TAIL, ids.group, {
-                "in_bus": source if band == 0 else REST_BUS, "rest_bus": REST_BUS,
-                "sum_bus": SUM_BUS, "freq": freq, "gain_bus": ids.gain_bus + band}))
-        last = plan.n_bands - 1
-        messages.append(osc.s_new("st_bandsum", next(nodes), osc.AddAction.TAIL, ids.group, {
-            "sum_bus": SUM_BUS, "rest_bus": REST_BUS, "gain_bus": ids.gain_bus + last,
-            "out_bus": SHAPED_BUS if mosaic else self.out_bus}))
+        shaped = SHAPED_BUS if mosaic else self.out_bus
+        if self.fft_bands:
+            messages.append(self._fft_message(next(nodes), source, shaped))
+        else:
+            for band, freq in enumerate(crossover_edges(plan)):
+                messages.append(osc.s_new("st_split", next(nodes), osc.AddAction.TAIL,
+                                          ids.group, {
+                    "in_bus": source if band == 0 else REST_BUS, "rest_bus": REST_BUS,
+                    "sum_bus": SUM_BUS, "freq": freq, "gain_bus": ids.gain_bus + band}))
+            last = plan.n_bands - 1
+            messages.append(osc.s_new("st_bandsum", next(nodes), osc.AddAction.TAIL,
+                                      ids.group, {
+                "sum_bus": SUM_BUS, "rest_bus": REST_BUS, "gain_bus": ids.gain_bus + last,
+                "out_bus": shaped}))
         if mosaic:
             messages.append(osc.s_new("st_envelope", next(nodes), osc.AddAction.TAIL, ids.group, {
                 "in_bus": SHAPED_BUS, "guide_bus": CONTENT_BUS, "out_bus": self.out_bus,
                 "envelope": plan.envelope, "window": self.envelope_window}))
         return messages
 
+    def _fft_message(self, node: int, source: int, shaped: int) -> osc.Message:
+        """``/s_new st_fftbands``: the whole equaliser for bands finer than an octave."""
+        bins = fft_bins(self.plan)
+        bins += [bins[-1]] * (FFT_MAX_BANDS + 1 - len(bins))
+        return osc.s_new("st_fftbands", node, osc.AddAction.TAIL, self.ids.group, {
+            "in_bus": source, "out_bus": shaped, "gain_bus": self.ids.gain_bus,
+            "hop": self.plan.hop, **{f"bin{index}": bin_ for index, bin_ in enumerate(bins)}})
+
     def player_messages(self) -> list[osc.Message]:
-        """Start the content player (at the head), to send at `start_time`."""
+        """Start the content player (at the head), to send at `player_time`."""
         return [osc.s_new("st_play", self.ids.player, osc.AddAction.HEAD, 0, {
             "buf": self.ids.content_buf, "out_bus": CONTENT_BUS})]
 
@@ -205,7 +345,7 @@ class PlanScore:
         """What frame ``index`` sends at ``index * T``: its gains and, in mosaic, its grain."""
         plan, ids = self.plan, self.ids
         messages: list[osc.Message] = []
-        if index == 1:
+        if index == 1 and not self.fft_bands:  # st_fftbands interpolates by itself
             messages.append(osc.n_set(ids.group, {"lag": self.frame_seconds}))
         if index > 0:
             messages.append(self.gain_message(index))
@@ -232,35 +372,18 @@ class PlanScore:
         """The whole offline score, ending with an empty bundle at `end_time`."""
         first = [*self.load_messages(content_path, style_path), *self.start_messages()]
         bundles = [osc.Bundle(0.0, tuple(first))]
-        player: osc.Bundle | None = osc.Bundle(self.start_time, tuple(self.player_messages()))
+        player: osc.Bundle | None = osc.Bundle(self.player_time, tuple(self.player_messages()))
         for time, messages in self.frame_events():
-            if player is not None and time >= self.start_time:
+            if player is not None and time >= self.player_time:
                 bundles.append(player)
                 player = None
             if messages:
                 bundles.append(osc.Bundle(time, tuple(messages)))
         if player is not None:
             bundles.append(player)
-        block = 64 / self.plan.sr
+        block = BLOCK_SIZE / self.plan.sr
         bundles.append(osc.Bundle(self.end_time + block, ()))
         return bundles
-
-
-def check_octave_bands(bands_per_octave: int) -> None:
-    """Raise `ParameterError` unless ``bands_per_octave`` is 1: the crossovers of ``st_split``
-    (24 dB/octave) are too gentle for bands narrower than an octave.
-
-    Examples
-    --------
-    >>> check_octave_bands(1)
-    >>> check_octave_bands(4)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    styletransfer.errors.ParameterError: SuperCollider renders octave bands only, not 4 ...
-    """
-    if bands_per_octave != 1:
-        raise ParameterError(f"SuperCollider renders octave bands only, not {bands_per_octave} "
-                             "bands per octave: use --engine numpy, or --bands-per-octave 1")
 
 
 def find_scsynth() -> str:
@@ -276,7 +399,7 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     Parameters
     ----------
     plan : RenderPlan
-        What to render (mono or stereo, at most `MAX_BANDS` bands).
+        What to render (mono or stereo, any bands per octave).
     content, style : Analysis
         The analyses the numpy engine would take; only their ``signal`` is used.
     scsynth : str, optional
