@@ -26,6 +26,7 @@ from .transfer import (
     ENGINES,
     Progress,
     analyse_styles,
+    analysis_grid,
     concatenate,
     learn,
     mosaic_sources,
@@ -102,9 +103,7 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     if engine == "sc":
-        from .engine_sc import check_octave_bands
-
-        check_octave_bands(settings.bands_per_octave)
+        _check_sc_grid(settings, sr, y.shape[0])
     result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
                             progress=progress, engine=engine, keep_score=keep_score,
                             sources={"content": str(content), "styles": [str(s) for s in styles]})
@@ -129,9 +128,7 @@ def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLi
     if not styles:
         raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
-    from .engine_sc import check_octave_bands
-
-    check_octave_bands(settings.bands_per_octave)
+    _check_sc_grid(settings, sr, y.shape[0])
     return plan_transfer(y, sr, style_audio, settings=settings, model=model,
                          sources={"content": str(content), "styles": [str(s) for s in styles]})
 
@@ -154,9 +151,9 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     check_engine(engine, keep_score)
     plan = RenderPlan.load(plan_path)
     if engine == "sc":
-        from .engine_sc import check_octave_bands
+        from .engine_sc import check_plan
 
-        check_octave_bands(plan.bands_per_octave)
+        check_plan(plan)
     content_path = content if content is not None else plan.sources.get("content")
     style_paths = list(styles) if styles else list(plan.sources.get("styles") or [])
     if not content_path:
@@ -270,6 +267,15 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
                 raise ParameterError(f"{styles[0]}: holds no audio to learn other --clusters "
                                      "or --seed from: learn it again from audio")
     return y, sr, settings, model, style_audio
+
+
+def _check_sc_grid(settings: Settings, sr: int, n_channels: int) -> None:
+    """Refuse, before any analysis, what the SuperCollider engine cannot render."""
+    from .engine_sc import check_grid
+
+    level, hop = analysis_grid(settings, sr)
+    check_grid(sr=sr, level=level, hop=hop, bands_per_octave=settings.bands_per_octave,
+               n_channels=n_channels)
 
 
 def _load_styles(styles: Sequence[str | os.PathLike[str]],

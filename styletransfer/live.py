@@ -1,12 +1,14 @@
 """Live performance with a running scsynth: stream a plan, or style a live input.
 
-- `stream_plan` sends a RenderPlan to a server as bundles timed ``latency`` seconds
-  ahead of the clock. Every time is counted from one start time, so a long track never
-  drifts, however late Python wakes up; each bundle leaves as soon as it is within
-  ``latency`` of its time.
+- `stream_plan` sends a RenderPlan (any bands per octave) to a server as bundles timed
+  ``latency`` seconds ahead of the clock. Every time is counted from one start time, so
+  a long track never drifts, however late Python wakes up; each bundle leaves as soon as
+  it is within ``latency`` of its time.
 - `style_input`: ``st_analyser`` measures the input's band powers every frame and sends
   them back (SendReply); each frame is mapped to a style state here and its band gains go
   straight back to the equaliser on the input. The loop time of each frame is measured.
+  The analyser measures octave bands only, so the style must be learnt with one band per
+  octave (`check_input_bands`).
 
 Both free exactly the nodes and buffers they made, also after Ctrl-C, and close a
 recording properly (the recorder is freed, the server synced, then the file closed).
@@ -35,7 +37,6 @@ from .engine_sc import (
     SYNTHDEFS,
     Ids,
     PlanScore,
-    check_octave_bands,
     check_plan,
     crossover_edges,
 )
@@ -213,7 +214,8 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
     Parameters
     ----------
     plan : RenderPlan
-        What to play (mono or stereo).
+        What to play (mono or stereo; bands finer than an octave need the limits of
+        `styletransfer.engine_sc.check_grid`).
     content, style : Analysis
         The analyses the plan was made from (their ``signal`` is loaded into buffers).
     server : str, optional
@@ -335,6 +337,24 @@ def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
     return gains, shape
 
 
+def check_input_bands(bands_per_octave: int) -> None:
+    """Raise `ParameterError` unless ``bands_per_octave`` is 1: ``st_analyser`` measures a
+    live input in octave bands only (plans with finer bands stream with `stream_plan`).
+
+    Examples
+    --------
+    >>> check_input_bands(1)
+    >>> check_input_bands(4)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    styletransfer.errors.ParameterError: live input is measured in octave bands only, not 4 ...
+    """
+    if bands_per_octave != 1:
+        raise ParameterError(f"live input is measured in octave bands only, not "
+                             f"{bands_per_octave} bands per octave: learn the style with "
+                             "--bands-per-octave 1")
+
+
 def style_input(model: StyleModel, *, server: str | None = None, boot: bool = False,
                 strength: float = 0.8, max_boost_db: float = 24.0,
                 input_file: str | os.PathLike[str] | None = None,
@@ -345,14 +365,15 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
     The input is the server's first two hardware inputs, or ``input_file`` played into
     the chain instead (for rehearsal without an interface). Runs for ``seconds``, to the
     end of ``input_file``, or until Ctrl-C. Each frame's loop time (analysis arriving ->
-    gains confirmed by the server) goes into the report.
+    gains confirmed by the server) goes into the report. ``model`` must have one band
+    per octave (a `ParameterError` otherwise).
 
     Examples
     --------
     >>> style_input(model, boot=True, input_file="take.wav")  # doctest: +SKIP
     """
     sr, level, hop = model.sr_, model.level_, model.hop_
-    check_octave_bands(model.bands_per_octave_)
+    check_input_bands(model.bands_per_octave_)
     n_bands = model.n_bands_
     if n_bands > MAX_BANDS:
         raise ParameterError(f"the style has {n_bands} bands; live input measures at most "
