@@ -259,7 +259,7 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
                                                           score.end_time))
         client.sync()
         t0 = time.time() + latency
-        events = [(0.0, start_messages), (score.start_time, score.player_messages())]
+        events = [(0.0, start_messages), (score.player_time, score.player_messages())]
         try:
             _send_timed(client, t0, events, latency, report=None)
             _send_timed(client, t0, score.frame_events(), latency, report=report,

@@ -39,17 +39,19 @@ def band_envelopes(y: np.ndarray, sr: int, hop: int = 1024) -> np.ndarray:
     return np.stack([power[band == k].sum(axis=0) for k in range(8)])
 
 
-@pytest.mark.parametrize(("seconds", "bands_per_octave"), [(60.0, 1), (8.0, 4)])
+@pytest.mark.parametrize(("seconds", "bands_per_octave", "mode"),
+                         [(60.0, 1, "timbre"), (8.0, 4, "timbre"), (8.0, 4, "mosaic")])
 def test_streamed_plan_matches_offline_render(tmp_path: Path, seconds: float,
-                                              bands_per_octave: int) -> None:
+                                              bands_per_octave: int, mode: str) -> None:
     """Streamed and recorded (60 s of octave bands, 8 s of quarter-octave bands, played
-    by ``st_fftbands``): the length of the NRT render within one block, band envelopes
-    correlating >= 0.9 with it, and no late bundles."""
+    by ``st_fftbands``, whose latency the mosaic's envelope guide must wait for): the
+    length of the NRT render within one block, band envelopes correlating >= 0.9 with it,
+    and no late bundles."""
     require_scsynth(realtime=True)
     notes = tuple(int(n) for n in np.random.default_rng(0).integers(55, 80, 90))
     content = plucked_melody(LIVE_SR, notes=notes)[:, : int(seconds * LIVE_SR)]
     style = breathy_drone(LIVE_SR, seconds=8.0)
-    settings = Settings(mode="timbre", bands_per_octave=bands_per_octave)
+    settings = Settings(mode=mode, bands_per_octave=bands_per_octave)
     plan, content_a, style_a = plan_transfer(content.astype(np.float32), LIVE_SR,
                                              [(style.astype(np.float32), LIVE_SR)],
                                              settings=settings)
