@@ -16,6 +16,7 @@ The packet transform is orthogonal too, so rendering stays exact.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -360,10 +361,11 @@ def decompose(y: np.ndarray, *, wavelet: str, level: int, hop: int, shift: int =
 
 
 def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int, shift: int = 0,
-               hop: int = 0, level: int = 0, bands_per_octave: int = 1) -> np.ndarray:
+               depths: Sequence[int] | None = None) -> np.ndarray:
     """Inverse wavelet transform of bands laid out as `decompose` makes them, trimmed to length.
 
-    With ``bands_per_octave`` above 1, ``hop`` and ``level`` say how the bands were split.
+    ``depths`` (`packet_depths` of the analysis grid) says how far each octave band was
+    split into packet bands; None: the bands are octave bands.
 
     Examples
     --------
@@ -372,9 +374,9 @@ def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int, shift:
     >>> bool(np.allclose(synthesise(a.coeffs, wavelet="db4", n_samples=3001), y))
     True
     """
-    if bands_per_octave != 1:
+    if depths is not None:
         merged, start = [], 0
-        for depth in packet_depths(hop, level, bands_per_octave):
+        for depth in depths:
             parts = coeffs[start: start + 2**depth]
             merged.append(_merge_band(parts, wavelet, flipped=True) if depth else parts[0])
             start += 2**depth

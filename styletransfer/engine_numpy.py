@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analysis import Analysis, band_sizes, decompose, synthesise
+from .analysis import Analysis, band_sizes, decompose, packet_depths, synthesise
 from .errors import ParameterError
 from .plan import RenderPlan
 
@@ -77,7 +77,7 @@ def _render_shifted(plan: RenderPlan, source: Analysis, shift: int) -> np.ndarra
         coeffs = [_apply_gains(band, plan.gains[:, b], m)
                   for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
     return synthesise(coeffs, wavelet=plan.wavelet, n_samples=plan.n_samples, shift=shift,
-                      hop=plan.hop, level=plan.level, bands_per_octave=plan.bands_per_octave)
+                      depths=packet_depths(plan.hop, plan.level, plan.bands_per_octave))
 
 
 def gain_curve(frame_gains: np.ndarray, per_frame: int) -> np.ndarray:
