@@ -32,7 +32,7 @@ from quality import Task, load_tasks  # noqa: E402
 from styletransfer import RenderPlan, analyse, render  # noqa: E402
 from styletransfer.audio import limit_peak, load, to_channels  # noqa: E402
 from styletransfer.evaluate import evaluate  # noqa: E402
-from styletransfer.transfer import ENVELOPE_OCTAVES, band_gains  # noqa: E402
+from styletransfer.transfer import timbre_gains  # noqa: E402
 
 
 def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
@@ -45,29 +45,23 @@ def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
     >>> bool(np.allclose(oracle_render(y, y, 22050, 1), y, atol=1e-6))
     True
     """
-    from scipy.ndimage import uniform_filter1d
-
     a = analyse(content, sr, bands_per_octave=bands_per_octave)
     t = analyse(to_channels(truth, a.n_channels)[:, :a.n_samples], sr, level=a.level,
                 bands_per_octave=bands_per_octave)
-    shape, wanted_shape = a.band_shape(), t.band_shape()
+    wanted_shape = t.band_shape()
     if t.n_frames < a.n_frames:  # a shorter truth: hold its last frame
         wanted_shape = np.vstack([wanted_shape,
                                   np.repeat(wanted_shape[-1:], a.n_frames - t.n_frames, 0)])
-    change = wanted_shape[: a.n_frames] - shape
+    wanted_shape = wanted_shape[: a.n_frames]
     if exact:
-        share = np.exp(wanted_shape[: a.n_frames])
+        share = np.exp(wanted_shape)
         share /= share.sum(axis=1, keepdims=True)
         total = a.energy.sum(axis=1, keepdims=True)
         floor = 1e-12 * float(total.mean()) + 1e-30
         ratio = (total * share + floor) / (a.energy + floor)
         gains = np.sqrt(np.clip(ratio, 1e-6, 1e6)).astype(np.float32)
     else:
-        width = max(1, round(ENVELOPE_OCTAVES * bands_per_octave))
-        if width > 1:
-            change = uniform_filter1d(change, width, axis=1, mode="nearest")
-        gains = band_gains(a.energy, shape + change, a.energy.sum(axis=1), max_boost_db=24.0,
-                           octaves=a.band_octaves())
+        gains = timbre_gains(a, wanted_shape, strength=1.0, max_boost_db=24.0)
     plan = RenderPlan(mode="timbre", sr=sr, n_samples=a.n_samples, n_channels=a.n_channels,
                       wavelet=a.wavelet, level=a.level, hop=a.hop, gains=gains,
                       segments=np.full(a.n_frames, -1, dtype=np.int64), shifts=2,

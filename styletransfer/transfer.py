@@ -285,18 +285,33 @@ def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> Rend
     on the partials of whatever notes the style played. With octave bands nothing is
     smoothed and the content's shape moves straight to the target's.
     """
+    gains = timbre_gains(content, mapping.target_shape, strength=settings.strength,
+                         max_boost_db=settings.max_boost_db)
+    return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64),
+                 shifts=settings.render_shifts)
+
+
+def timbre_gains(content: Analysis, target_shape: np.ndarray, *, strength: float,
+                 max_boost_db: float) -> np.ndarray:
+    """``(n_frames, n_bands)`` gains moving ``content``'s band shapes ``strength`` of the way
+    to ``target_shape``, the change smoothed across `ENVELOPE_OCTAVES` (see `plan_timbre`).
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> a = analyse(np.random.default_rng(0).standard_normal((1, 8192)), 22050, level=4)
+    >>> bool(np.allclose(timbre_gains(a, a.band_shape(), strength=1.0, max_boost_db=24), 1))
+    True
+    """
     from scipy.ndimage import uniform_filter1d
 
     shape = content.band_shape()
     width = max(1, round(ENVELOPE_OCTAVES * content.bands_per_octave))
-    change = mapping.target_shape - shape
+    change = target_shape - shape
     if width > 1:
         change = uniform_filter1d(change, width, axis=1, mode="nearest")
-    wanted = shape + settings.strength * change
-    gains = band_gains(content.energy, wanted, content.energy.sum(axis=1),
-                       max_boost_db=settings.max_boost_db, octaves=content.band_octaves())
-    return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64),
-                 shifts=settings.render_shifts)
+    return band_gains(content.energy, shape + strength * change, content.energy.sum(axis=1),
+                      max_boost_db=max_boost_db, octaves=content.band_octaves())
 
 
 def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
@@ -372,9 +387,8 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     source_total = source_energy.sum(axis=1, keepdims=True) + floor
     octave_energy = source_energy
     if octaves is not None:
-        per_octave = np.zeros((source_energy.shape[0], int(octaves.max()) + 1))
-        np.add.at(per_octave.T, octaves, source_energy.T)
-        octave_energy = per_octave[:, octaves]
+        membership = np.equal.outer(octaves, np.arange(int(octaves.max()) + 1))
+        octave_energy = (source_energy @ membership)[:, octaves]
     source_db = 10 * np.log10(octave_energy / source_total + 1e-30)
     low, high = EMPTY_BAND_DB
     allowed_db = max_boost_db * np.clip((source_db - low) / (high - low), 0.0, 1.0)
