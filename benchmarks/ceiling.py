@@ -1,25 +1,35 @@
-"""How near can band gains on the content come to the ground truth? An oracle bound.
+"""How near can the transfer come to the ground truth? Oracle bounds on the MCD cut.
 
 For every paired task of the corpus (content = piece A on instrument X, truth = piece A on
-instrument Y), the timbre resynthesis is given the *truth's own* band shape in every frame,
-as if the mapping were perfect: the content's bands are gained so that each frame takes the
-truth's band shape at the content's loudness, and rendered by the numpy engine. The
-output's MCD to the truth, against the content's, bounds what any mapping can reach with
-gains on the content's own sound at that band resolution. Two oracles: ``as planned`` goes
-through ``band_gains`` with the smoothing across bands of ``plan_timbre`` (what the tool
-would render from a perfect target), ``exact`` sets every band to the truth's share without
-smoothing, guard or bound (gains within +-60 dB). Prints the median ``mcd_reduction`` (and
-each task's) per bands-per-octave.
+instrument Y, style = piece B on Y), the transfer is handed what it could never know, the
+truth itself, and the output's MCD to the truth, against the content's, is measured: how
+far a perfect mapping would get. Prints the median ``mcd_reduction`` (and each task's) of:
+
+- ``gains, as planned``: the timbre resynthesis gives every frame of the content the
+  *truth's own* band shape at the content's loudness, through ``timbre_gains`` (the
+  smoothing across bands, guard and bound of ``plan_timbre``), per bands-per-octave;
+- ``gains, exact``: the same with every band set exactly to the truth's share (no
+  smoothing, guard or bound; gains within +-60 dB): the bound of any gain on the content's
+  own sound at that band resolution;
+- ``mosaic, truth targets``: the ``melodic`` mosaic (style transposed up to 2 semitones)
+  choosing style frames near the *truth's* features instead of the mapped ones;
+- ``mosaic, best frames``: no rendering, the bound of any mosaic playing one style frame
+  at a time: each truth frame is given the style frame (of the style transposed by up to
+  ``--transpose`` semitones, by resampling) whose mel cepstrum is nearest its own, and the
+  MCD of that choice is taken, per transposition range.
 
 Usage::
 
     .venv/bin/python benchmarks/ceiling.py [--corpus benchmarks/corpus] [--bands 1,2,4,8]
+                                           [--transpose 0,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +39,39 @@ sys.path.insert(0, str(HERE))
 
 from quality import Task, load_tasks  # noqa: E402
 
-from styletransfer import RenderPlan, analyse, render  # noqa: E402
+from styletransfer import RenderPlan, StyleModel, analyse, render  # noqa: E402
+from styletransfer.analysis import Analysis  # noqa: E402
 from styletransfer.audio import limit_peak, load, to_channels  # noqa: E402
-from styletransfer.evaluate import evaluate  # noqa: E402
-from styletransfer.transfer import timbre_gains  # noqa: E402
+from styletransfer.evaluate import evaluate, mcd_per_frame, mel_cepstra  # noqa: E402
+from styletransfer.mapping import map_content  # noqa: E402
+from styletransfer.presets import load_preset  # noqa: E402
+from styletransfer.transfer import (  # noqa: E402
+    analyse_styles,
+    analysis_grid,
+    concatenate,
+    mosaic_sources,
+    plan_mosaic,
+    render_plan,
+    style_frames,
+    timbre_gains,
+)
+
+#: The preset whose mosaic ``mosaic_render`` plays with the truth's features as targets.
+MOSAIC_PRESET = "melodic"
+
+
+def truth_frames(values: np.ndarray, n_frames: int) -> np.ndarray:
+    """``values`` (one row per truth frame) cut or held at its last row to ``n_frames``."""
+    if len(values) < n_frames:
+        values = np.vstack([values, np.repeat(values[-1:], n_frames - len(values), 0)])
+    return values[:n_frames]
+
+
+def truth_analysis(truth: np.ndarray, content: Analysis) -> Analysis:
+    """The truth analysed on ``content``'s grid (channels, length, depth, hop and bands)."""
+    return analyse(to_channels(truth, content.n_channels)[:, :content.n_samples], content.sr,
+                   wavelet=content.wavelet, level=content.level, hop=content.hop,
+                   bands_per_octave=content.bands_per_octave)
 
 
 def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
@@ -46,13 +85,7 @@ def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
     True
     """
     a = analyse(content, sr, bands_per_octave=bands_per_octave)
-    t = analyse(to_channels(truth, a.n_channels)[:, :a.n_samples], sr, level=a.level,
-                bands_per_octave=bands_per_octave)
-    wanted_shape = t.band_shape()
-    if t.n_frames < a.n_frames:  # a shorter truth: hold its last frame
-        wanted_shape = np.vstack([wanted_shape,
-                                  np.repeat(wanted_shape[-1:], a.n_frames - t.n_frames, 0)])
-    wanted_shape = wanted_shape[: a.n_frames]
+    wanted_shape = truth_frames(truth_analysis(truth, a).band_shape(), a.n_frames)
     if exact:
         share = np.exp(wanted_shape)
         share /= share.sum(axis=1, keepdims=True)
@@ -69,14 +102,73 @@ def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
     return render(plan, a)
 
 
-def reduction(task: Task, bands_per_octave: int, exact: bool) -> float:
-    """The oracle's ``mcd_reduction`` on ``task``."""
+def mosaic_render(content: np.ndarray, style: np.ndarray, truth: np.ndarray,
+                  sr: int) -> np.ndarray:
+    """The `MOSAIC_PRESET` mosaic of ``style`` on ``content``, its frames chosen near the
+    truth's features instead of the mapped content's (pitch still read from the content)."""
+    settings = load_preset(MOSAIC_PRESET).settings.checked()
+    level, hop = analysis_grid(settings, sr)
+    a = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop,
+                bands_per_octave=settings.bands_per_octave)
+    styles = analyse_styles([(style, sr)], sr=sr, n_channels=a.n_channels, settings=settings,
+                            level=level, hop=hop)
+    model = StyleModel(settings.clusters, seed=settings.seed).fit(styles)
+    mapping = map_content(a, model, smoothing=settings.smoothing, seed=settings.seed)
+    truth_features = truth_frames(truth_analysis(truth, a).features(), a.n_frames)
+    mapping = dataclasses.replace(
+        mapping, target_features=(truth_features - model.mean_) / model.scale_)
+    sources = mosaic_sources(styles, settings.transpose)
+    played = concatenate(sources)
+    plan = plan_mosaic(a, model, played, mapping, settings,
+                       frames=style_frames(sources, model, pitch=settings.pitch > 0))
+    return render_plan(plan, a, played)
+
+
+def best_frames_cut(content: np.ndarray, style: np.ndarray, truth: np.ndarray, sr: int,
+                    transpose: int) -> float:
+    """``mcd_reduction`` of a choice of style frames, each the nearest in mel cepstrum to
+    its truth frame, among the style resampled by -``transpose``..+``transpose`` semitones.
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).standard_normal(22050)
+    >>> best_frames_cut(y[::-1].copy(), y, y, 22050, 0)
+    1.0
+    """
+    import soxr
+
+    target = mel_cepstra(truth, sr)
+    pool = []
+    for semitones in range(-transpose, transpose + 1):
+        shifted = style if semitones == 0 else soxr.resample(
+            np.ascontiguousarray(np.atleast_2d(style).T), sr * 2.0 ** (semitones / 12), sr).T
+        pool.append(mel_cepstra(np.ascontiguousarray(shifted), sr))
+    candidates = np.hstack(pool)
+    squared = (np.sum(target**2, axis=0)[:, None] - 2 * target.T @ candidates
+               + np.sum(candidates**2, axis=0)[None, :])
+    chosen = candidates[:, np.argmin(squared, axis=1)]
+    return 1.0 - float(np.mean(mcd_per_frame(chosen, target))
+                       / np.mean(mcd_per_frame(mel_cepstra(content, sr), target)))
+
+
+def reduction(task: Task, render_one: Callable[[np.ndarray, np.ndarray, np.ndarray, int],
+                                               np.ndarray]) -> float:
+    """``mcd_reduction`` of ``render_one(content, style, truth, sr)`` on ``task``."""
     assert task.truth is not None
     content, sr = load(task.content)
     style, _ = load(task.style, sr=sr)
     truth, _ = load(task.truth, sr=sr)
-    output, _ = limit_peak(oracle_render(content, truth, sr, bands_per_octave, exact))
+    output, _ = limit_peak(render_one(content, style, truth, sr))
     return evaluate(content, style, output, sr, truth=truth)["mcd_reduction"]
+
+
+def best_frames(task: Task, transpose: int) -> float:
+    """`best_frames_cut` on ``task``."""
+    assert task.truth is not None
+    content, sr = load(task.content)
+    style, _ = load(task.style, sr=sr)
+    truth, _ = load(task.truth, sr=sr)
+    return best_frames_cut(content, style, truth, sr, transpose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,8 +176,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=HERE / "corpus",
                         help="folder with tasks.json (default benchmarks/corpus)")
     parser.add_argument("--bands", default="1,2,4,8",
-                        help="bands per octave to try, comma-separated (default 1,2,4,8)")
+                        help="bands per octave of the gain oracles, comma-separated "
+                             "(default 1,2,4,8)")
+    parser.add_argument("--transpose", default="0,2",
+                        help="transpositions (semitones each way) of the best-frames bound, "
+                             "comma-separated (default 0,2)")
     args = parser.parse_args(argv)
+    try:
+        bands = [int(b) for b in args.bands.split(",")]
+        transpositions = [int(t) for t in args.transpose.split(",")]
+    except ValueError:
+        print("--bands and --transpose take comma-separated integers, e.g. --bands 1,4",
+              file=sys.stderr)
+        return 2
     try:
         tasks = [t for t in load_tasks(args.corpus, None) if t.truth is not None]
     except (OSError, ValueError, KeyError) as exc:
@@ -95,15 +198,26 @@ def main(argv: list[str] | None = None) -> int:
     if not tasks:
         print("no paired task (with a truth) in the corpus", file=sys.stderr)
         return 2
-    print(f"oracle band shapes on {len(tasks)} paired tasks: MCD reduction the timbre "
-          "resynthesis reaches when every frame gets the truth's own band shape")
-    print(f"{'oracle':>10}  {'bands/octave':>12}  {'median':>6}  per task")
+    print(f"oracles on {len(tasks)} paired tasks: the MCD reduction reached when the truth "
+          "itself guides the transfer")
+    print(f"{'oracle':>22}  {'setting':>16}  {'median':>6}  per task")
+
+    def row(oracle: str, setting: str, values: list[float]) -> None:
+        print(f"{oracle:>22}  {setting:>16}  {np.median(values):6.3f}  "
+              + " ".join(f"{v:.2f}" for v in values), flush=True)
+
     for exact in (False, True):
-        for bands in (int(b) for b in args.bands.split(",")):
-            values = [reduction(task, bands, exact) for task in tasks]
-            print(f"{'exact' if exact else 'as planned':>10}  {bands:>12}  "
-                  f"{np.median(values):6.3f}  " + " ".join(f"{v:.2f}" for v in values),
-                  flush=True)
+        for b in bands:
+            def gains(c: np.ndarray, s: np.ndarray, t: np.ndarray, sr: int,
+                      b: int = b, exact: bool = exact) -> np.ndarray:
+                return oracle_render(c, t, sr, b, exact)
+
+            row(f"gains, {'exact' if exact else 'as planned'}", f"{b} bands/octave",
+                [reduction(task, gains) for task in tasks])
+    row("mosaic, truth targets", MOSAIC_PRESET, [reduction(task, mosaic_render) for task in tasks])
+    for semitones in transpositions:
+        row("mosaic, best frames", f"+-{semitones} semitones",
+            [best_frames(task, semitones) for task in tasks])
     return 0
 
 

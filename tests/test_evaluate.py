@@ -19,6 +19,8 @@ from styletransfer.evaluate import (
     evaluate,
     evaluate_files,
     format_report,
+    mcd_per_frame,
+    mel_cepstra,
 )
 
 SHORT = (60, 64, 67, 72)
@@ -97,6 +99,22 @@ def test_mcd_against_ground_truth() -> None:
     assert quieter["mcd_output"] < 1e-6
     assert quieter["mcd_content"] == 0.0
     assert math.isnan(quieter["mcd_reduction"])
+
+
+def test_frame_cepstra_make_up_the_mcd() -> None:
+    content = plucked_melody(SR, notes=SHORT)
+    style = breathy_drone(SR, seconds=2.0)
+    truth = content + 0.05 * np.random.default_rng(4).standard_normal(content.shape)
+    m = evaluate(content, style, style[:, :content.shape[1]], SR, truth=truth)
+    per_frame = mcd_per_frame(mel_cepstra(style[:, :content.shape[1]], SR),
+                              mel_cepstra(truth, SR))
+    assert per_frame.shape == (content.shape[1] // 512 + 1,)
+    assert per_frame.mean() == pytest.approx(m["mcd_output"], rel=1e-12)
+    # Cepstra of a rate other than 22.05 kHz are taken after resampling, like every measure.
+    at_44k = mel_cepstra(resample(truth, SR, 44100), 44100)
+    assert np.median(mcd_per_frame(at_44k, mel_cepstra(truth, SR))) < 0.1 * m["mcd_output"]
+    with pytest.raises(ParameterError, match="silent"):
+        mel_cepstra(np.zeros(SR), SR)
 
 
 def test_clipped_samples_are_counted() -> None:
