@@ -362,6 +362,19 @@ class PlanScore:
         for index in range(start, self.plan.n_frames):
             yield index * seconds, self.frame_messages(index)
 
+    def playing_events(self) -> Iterator[tuple[float, list[osc.Message], bool]]:
+        """``(time, messages, is_frame)`` after the start: each frame's (`frame_events`), with
+        the player's (`player_messages`, ``is_frame`` False) in time order among them, before
+        the frames of its own time and after earlier ones."""
+        player_pending = True
+        for time, messages in self.frame_events():
+            if player_pending and time >= self.player_time:
+                yield self.player_time, self.player_messages(), False
+                player_pending = False
+            yield time, messages, True
+        if player_pending:
+            yield self.player_time, self.player_messages(), False
+
     def free_messages(self) -> list[osc.Message]:
         """Free the nodes and buffers this score made (for a live server)."""
         return [osc.n_free(self.ids.player, self.ids.group),
@@ -372,15 +385,8 @@ class PlanScore:
         """The whole offline score, ending with an empty bundle at `end_time`."""
         first = [*self.load_messages(content_path, style_path), *self.start_messages()]
         bundles = [osc.Bundle(0.0, tuple(first))]
-        player: osc.Bundle | None = osc.Bundle(self.player_time, tuple(self.player_messages()))
-        for time, messages in self.frame_events():
-            if player is not None and time >= self.player_time:
-                bundles.append(player)
-                player = None
-            if messages:
-                bundles.append(osc.Bundle(time, tuple(messages)))
-        if player is not None:
-            bundles.append(player)
+        bundles += [osc.Bundle(time, tuple(messages))
+                    for time, messages, _ in self.playing_events() if messages]
         block = BLOCK_SIZE / self.plan.sr
         bundles.append(osc.Bundle(self.end_time + block, ()))
         return bundles

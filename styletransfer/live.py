@@ -20,7 +20,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,10 +259,9 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
                                                           score.end_time))
         client.sync()
         t0 = time.time() + latency
-        events = [(0.0, start_messages), (score.player_time, score.player_messages())]
         try:
-            _send_timed(client, t0, events, latency, report=None)
-            _send_timed(client, t0, score.frame_events(), latency, report=report,
+            _send_timed(client, t0, [(0.0, start_messages, False)], latency, report=None)
+            _send_timed(client, t0, score.playing_events(), latency, report=report,
                         total=plan.n_frames, on_frame=on_frame)
             _sleep_until(t0 + score.end_time + 0.05)
             session.wait_recording(timeout=5.0 + 0.01 * score.end_time)
@@ -278,18 +277,18 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
 
 
 def _send_timed(client: ServerClient, t0: float,
-                events: Iterator[tuple[float, list[osc.Message]]] | list[
-                    tuple[float, list[osc.Message]]],
+                events: Iterable[tuple[float, list[osc.Message], bool]],
                 latency: float, *, report: LiveReport | None, total: int = 0,
                 on_frame: Callable[[int, int], None] | None = None) -> None:
-    """Send each ``(time, messages)`` as a bundle at ``t0 + time``, ``latency`` ahead."""
+    """Send each ``(time, messages, is_frame)`` as a bundle at ``t0 + time``, ``latency``
+    ahead, in the order given; ``report`` counts and times the frames."""
     last_note = time.monotonic()
-    for when, messages in events:
+    for when, messages, is_frame in events:
         _sleep_until(t0 + when - latency)
         started = time.perf_counter()
         if messages:
             client.send(osc.Bundle(t0 + when, tuple(messages)))
-        if report is not None:
+        if report is not None and is_frame:
             report.send_seconds.append(time.perf_counter() - started)
             report.frames += 1
             if on_frame is not None and time.monotonic() - last_note > 1.0:

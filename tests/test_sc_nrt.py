@@ -92,6 +92,24 @@ def test_score_times_and_framing(content_audio: np.ndarray, style_audio: np.ndar
     assert int.from_bytes(score[:4], "big") == len(bundles[0].to_osc(nrt=True))
 
 
+def test_player_is_sent_in_time_order_among_the_frames(content_audio: np.ndarray,
+                                                       style_audio: np.ndarray) -> None:
+    """With quarter-octave bands a mosaic's player starts ``st_fftbands``' latency after the
+    first frames: live, it must be sent between them, not before them all."""
+    plan, _, _ = plan_transfer(content_audio, SR, [(style_audio, SR)],
+                               settings=Settings(mode="mosaic", bands_per_octave=4))
+    score = PlanScore(plan)
+    events = list(score.playing_events())
+    times = [time for time, _, _ in events]
+    assert times == sorted(times)
+    players = [i for i, (_, _, is_frame) in enumerate(events) if not is_frame]
+    assert len(players) == 1 and sum(is_frame for *_, is_frame in events) == plan.n_frames
+    assert events[players[0]][0] == score.player_time
+    assert players[0] == int(np.ceil(score.player_time / score.frame_seconds)) >= 2
+    assert [b.time for b in score.nrt_bundles("/c.wav", "/s.wav")[1:-1]] == [
+        time for time, messages, _ in events if messages]
+
+
 @pytest.mark.parametrize("mode", ["timbre", "mosaic"])
 def test_parity_with_numpy_engine(mode: str, content_audio: np.ndarray,
                                   style_audio: np.ndarray) -> None:
