@@ -247,12 +247,10 @@ class PlanScore:
 
     @property
     def player_time(self) -> float:
-        """When the content player starts: at `start_time`; with ``st_fftbands`` half a
-        sample later, so that rounding can never start it a block early (its FFT frames
-        must be centred on the plan's), and in mosaic `latency` later still, so that the
-        content (the envelope's guide) meets the grains as they leave the equaliser."""
-        if not self.fft_bands:
-            return self.start_time
+        """When the content player starts: half a sample after `start_time`, so that
+        rounding to the server's blocks can never start it a block early (at 48 kHz,
+        512 / 48000 s would), and in a mosaic `latency` later still, so that the content
+        (the envelope's guide) meets the grains as they leave the equaliser."""
         later = self.latency if self.plan.mode == "mosaic" else 0
         return self.start_time + (later + 0.5) / self.plan.sr
 

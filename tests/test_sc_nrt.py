@@ -234,6 +234,25 @@ def test_finer_bands_are_exact_and_interpolate_gains_sample_by_sample(
     assert 10 * np.log10(outside / power.sum()) < -30
 
 
+@pytest.mark.parametrize("sr", [22050, 44100, 48000, 96000])
+def test_octave_bands_play_a_click_on_time_at_every_rate(sr: int) -> None:
+    """The content starts on the frame grid whatever the rate: at 48 kHz its start time,
+    512 / 48000 s, rounded down to the block before (the click came 60 samples early).
+    What remains is the crossovers' own delay, a few samples."""
+    require_scsynth()
+    from styletransfer.analysis import analyse
+    from styletransfer.transfer import analysis_grid
+
+    y = np.zeros((1, sr), dtype=np.float32)
+    y[0, 10_000] = 0.5
+    level, hop = analysis_grid(Settings(), sr)
+    a = analyse(y, sr, level=level, hop=hop)
+    plan = RenderPlan.identity(sr=sr, n_samples=a.n_samples, n_channels=1,
+                               wavelet=a.wavelet, level=level, hop=hop)
+    out = render_nrt(plan, a)
+    assert 0 <= int(np.abs(out[0]).argmax()) - 10_000 <= 8
+
+
 def test_identity_plan_renders_the_content(content_audio: np.ndarray) -> None:
     require_scsynth()
     from styletransfer.analysis import analyse
