@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
-from pythonosc.osc_message_builder import BuildError, OscMessageBuilder
+from pythonosc.osc_message_builder import BuildError
+from pythonosc.parsing import osc_types
 
 from .errors import ParameterError
 
@@ -49,6 +50,11 @@ class AddAction(IntEnum):
 
 def _normalise_arg(value: object) -> Arg:
     """Turn a Python or numpy scalar into one of the four OSC argument types."""
+    if type(value) is float:  # most arguments (band gains): checked without the chain below
+        if abs(value) > _FLOAT32_MAX and math.isfinite(value):
+            raise ParameterError(f"OSC float {value} does not fit in 32 bits: "
+                                 f"use a value of at most {_FLOAT32_MAX:.3e} in size")
+        return value
     if isinstance(value, bool | np.bool_):
         return int(value)
     if isinstance(value, int | np.integer):
@@ -104,24 +110,29 @@ class Message:
         >>> Message("/status").to_osc()
         b'/status\\x00,\\x00\\x00\\x00'
         """
-        builder = OscMessageBuilder(address=self.address)
-        for arg in self.args:
-            if isinstance(arg, bytes):
-                if not arg:
-                    raise ParameterError(f"{self.address}: an empty blob cannot be sent: "
-                                         "give at least one byte")
-                builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_BLOB)
-            elif isinstance(arg, str):
-                builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_STRING)
-            elif isinstance(arg, int):
-                builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_INT)
-            else:
-                builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_FLOAT)
+        tags, data = [","], []
         try:
-            return bytes(builder.build().dgram)
+            for arg in self.args:
+                if isinstance(arg, bytes):
+                    if not arg:
+                        raise ParameterError(f"{self.address}: an empty blob cannot be sent: "
+                                             "give at least one byte")
+                    tags.append("b")
+                    data.append(osc_types.write_blob(arg))
+                elif isinstance(arg, str):
+                    tags.append("s")
+                    data.append(osc_types.write_string(arg))
+                elif isinstance(arg, int):
+                    tags.append("i")
+                    data.append(osc_types.write_int(arg))
+                else:
+                    tags.append("f")
+                    data.append(osc_types.write_float(arg))
+            head = osc_types.write_string(self.address) + osc_types.write_string("".join(tags))
         except BuildError as error:
             raise ParameterError(f"{self.address}: cannot encode {self.args!r} ({error}): "
                                  "check the arguments") from error
+        return head + b"".join(data)
 
 
 def timetag(time: float | None, *, nrt: bool = False) -> int:
