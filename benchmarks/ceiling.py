@@ -151,24 +151,21 @@ def best_frames_cut(content: np.ndarray, style: np.ndarray, truth: np.ndarray, s
                        / np.mean(mcd_per_frame(mel_cepstra(content, sr), target)))
 
 
+def task_audio(task: Task) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Content, style and truth of a paired ``task``, at the content's rate."""
+    assert task.truth is not None
+    content, sr = load(task.content)
+    style, _ = load(task.style, sr=sr)
+    truth, _ = load(task.truth, sr=sr)
+    return content, style, truth, sr
+
+
 def reduction(task: Task, render_one: Callable[[np.ndarray, np.ndarray, np.ndarray, int],
                                                np.ndarray]) -> float:
     """``mcd_reduction`` of ``render_one(content, style, truth, sr)`` on ``task``."""
-    assert task.truth is not None
-    content, sr = load(task.content)
-    style, _ = load(task.style, sr=sr)
-    truth, _ = load(task.truth, sr=sr)
+    content, style, truth, sr = task_audio(task)
     output, _ = limit_peak(render_one(content, style, truth, sr))
     return evaluate(content, style, output, sr, truth=truth)["mcd_reduction"]
-
-
-def best_frames(task: Task, transpose: int) -> float:
-    """`best_frames_cut` on ``task``."""
-    assert task.truth is not None
-    content, sr = load(task.content)
-    style, _ = load(task.style, sr=sr)
-    truth, _ = load(task.truth, sr=sr)
-    return best_frames_cut(content, style, truth, sr, transpose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     row("mosaic, truth targets", MOSAIC_PRESET, [reduction(task, mosaic_render) for task in tasks])
     for semitones in transpositions:
         row("mosaic, best frames", f"+-{semitones} semitones",
-            [best_frames(task, semitones) for task in tasks])
+            [best_frames_cut(*task_audio(task), transpose=semitones) for task in tasks])
     return 0
 
 

@@ -378,7 +378,7 @@ def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int, shift:
         merged, start = [], 0
         for depth in depths:
             parts = coeffs[start: start + 2**depth]
-            merged.append(_merge_band(parts, wavelet, flipped=True) if depth else parts[0])
+            merged.append(_merge_band(parts, wavelet, flipped=True))
             start += 2**depth
         coeffs = merged
     channels = list(_POOL.map(lambda ch: _waverec([band[ch] for band in coeffs], wavelet),

@@ -20,7 +20,7 @@ from .analysis import BANDS_PER_OCTAVE, DEFAULT_WAVELET, supported_wavelets
 from .errors import EngineError, ParameterError
 from .presets import builtin_presets, load_preset
 from .progress import StageBar
-from .settings import MODES
+from .settings import MODES, field_types
 from .transfer import ENGINES, STAGES
 
 PROG = "styletransfer"
@@ -240,10 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("mode", "strength", "clusters", "wavelet", "levels", "bands_per_octave", "seed",
-             "smoothing", "continuity", "envelope", "shifts", "max_boost_db", "pitch",
-             "transpose", "onset_jumps")
-    return {name: getattr(args, name, None) for name in names}
+    return {name: getattr(args, name, None) for name in field_types()}
 
 
 def _preload_models() -> None:

@@ -89,11 +89,11 @@ class Ids:
 
 def check_plan(plan: RenderPlan) -> None:
     """Raise `ParameterError` if the SuperCollider SynthDefs cannot render ``plan``."""
-    check_grid(sr=plan.sr, level=plan.level, hop=plan.hop,
-               bands_per_octave=plan.bands_per_octave, n_channels=plan.n_channels)
+    check_grid(level=plan.level, hop=plan.hop, bands_per_octave=plan.bands_per_octave,
+               n_channels=plan.n_channels)
 
 
-def check_grid(*, sr: int, level: int, hop: int, bands_per_octave: int,
+def check_grid(*, level: int, hop: int, bands_per_octave: int,
                n_channels: int = 1) -> None:
     """Raise `ParameterError` if plans on this analysis grid cannot be rendered here.
 
@@ -103,8 +103,8 @@ def check_grid(*, sr: int, level: int, hop: int, bands_per_octave: int,
 
     Examples
     --------
-    >>> check_grid(sr=44100, level=8, hop=1024, bands_per_octave=8, n_channels=2)
-    >>> check_grid(sr=96000, level=9, hop=2048, bands_per_octave=8)  # doctest: +ELLIPSIS
+    >>> check_grid(level=8, hop=1024, bands_per_octave=8, n_channels=2)
+    >>> check_grid(level=9, hop=2048, bands_per_octave=8)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     styletransfer.errors.ParameterError: the plan has 69 bands; the SuperCollider engine ...

@@ -274,7 +274,7 @@ def _check_sc_grid(settings: Settings, sr: int, n_channels: int) -> None:
     from .engine_sc import check_grid
 
     level, hop = analysis_grid(settings, sr)
-    check_grid(sr=sr, level=level, hop=hop, bands_per_octave=settings.bands_per_octave,
+    check_grid(level=level, hop=hop, bands_per_octave=settings.bands_per_octave,
                n_channels=n_channels)
 
 

@@ -267,10 +267,9 @@ class StyleFrames:
     chroma: np.ndarray | None = None
 
     @classmethod
-    def of(cls, model: StyleModel, chroma: np.ndarray | None = None) -> StyleFrames:
-        """The frames ``model`` was fitted on."""
-        return cls(features=model.features_, labels=model.labels_, track=model.track_,
-                   chroma=chroma)
+    def of(cls, model: StyleModel) -> StyleFrames:
+        """The frames ``model`` was fitted on (no chroma)."""
+        return cls(features=model.features_, labels=model.labels_, track=model.track_)
 
 
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -265,8 +265,8 @@ def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Anal
     for semitones in range(-transpose, transpose + 1):
         if semitones == 0 or semitones == -6:  # -6 plays the pitch classes of +6
             continue
+        ratio = 2.0 ** (semitones / 12.0)
         for a in analyses:
-            ratio = 2.0 ** (semitones / 12.0)
             y = np.ascontiguousarray(soxr.resample(
                 np.ascontiguousarray(a.signal.T), a.sr * ratio, a.sr, quality="HQ").T)
             if y.shape[1] >= a.hop:
