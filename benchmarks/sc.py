@@ -42,12 +42,13 @@ import numpy as np
 import soundfile as sf
 from speed import MODE_PRESETS, make_content
 
-from styletransfer import osc
 from styletransfer.demo import breathy_drone
-from styletransfer.engine_sc import PlanScore, render_nrt
-from styletransfer.live import LiveReport, stream_plan, style_input
 from styletransfer.plan import RenderPlan
 from styletransfer.presets import load_preset
+from styletransfer.supercollider import osc
+from styletransfer.supercollider.live import LiveReport, stream_plan, style_input
+from styletransfer.supercollider.nrt import render_nrt
+from styletransfer.supercollider.score import PlanScore
 from styletransfer.transfer import learn, plan_transfer
 
 NRT_SR, LIVE_SR = 44100, 48000

@@ -338,7 +338,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _live(args: argparse.Namespace) -> int:
     from .atomic import check_target
     from .files import plan_files
-    from .live import stream_plan, style_input
+    from .supercollider.live import stream_plan, style_input
 
     inputs = [*args.style, *([args.content] if args.content else [])]
     if args.record is not None:
@@ -411,7 +411,7 @@ def _live_model(args: argparse.Namespace) -> Any:
 
 
 def _sc(args: argparse.Namespace) -> int:
-    from .sccompile import compile_synthdefs
+    from .supercollider.compile import compile_synthdefs
 
     written = compile_synthdefs(args.sources or None, args.output)
     for path in written:

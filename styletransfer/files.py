@@ -151,7 +151,7 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     check_engine(engine, keep_score)
     plan = RenderPlan.load(plan_path)
     if engine == "sc":
-        from .engine_sc import check_plan
+        from .supercollider.score import check_plan
 
         check_plan(plan)
     content_path = content if content is not None else plan.sources.get("content")
@@ -207,7 +207,7 @@ def check_engine(engine: str, keep_score: str | os.PathLike[str] | None) -> None
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
     if engine == "sc":
-        from .engine_sc import find_scsynth
+        from .supercollider.nrt import find_scsynth
 
         find_scsynth()
 
@@ -271,7 +271,7 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
 
 def _check_sc_grid(settings: Settings, sr: int, n_channels: int) -> None:
     """Refuse, before any analysis, what the SuperCollider engine cannot render."""
-    from .engine_sc import check_grid
+    from .supercollider.score import check_grid
 
     level, hop = analysis_grid(settings, sr)
     check_grid(level=level, hop=hop, bands_per_octave=settings.bands_per_octave,

@@ -105,7 +105,7 @@ def render_plan(plan: RenderPlan, content: Analysis | None, style: Analysis | No
             raise ParameterError("--keep-score needs --engine sc: the numpy engine has no score")
         return render(plan, content, style)
     if engine == "sc":
-        from .engine_sc import render_nrt
+        from .supercollider.nrt import render_nrt
 
         return render_nrt(plan, content, style, keep_score=keep_score)
     raise ParameterError(f"engine {engine!r} is unknown: use one of {ENGINES}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from styletransfer.scprocess import BootedServer
+from styletransfer.supercollider.process import BootedServer
 
 
 def require_scsynth(*, realtime: bool = False) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from styletransfer import osc
 from styletransfer.errors import ParameterError
-from styletransfer.osc import AddAction, Bundle, Message, encode_score
+from styletransfer.supercollider import osc
+from styletransfer.supercollider.osc import AddAction, Bundle, Message, encode_score
 
 NTP_1970 = b"\x83\xaa\x7e\x80"  # 2208988800: seconds from 1900 to 1970
 

@@ -17,10 +17,11 @@ from sc_support import require_scsynth
 
 from styletransfer import Settings
 from styletransfer.demo import breathy_drone, plucked_melody
-from styletransfer.engine_sc import PlanScore, render_nrt
 from styletransfer.errors import EngineError
-from styletransfer.live import stream_plan, style_input
-from styletransfer.scprocess import free_udp_port
+from styletransfer.supercollider.live import stream_plan, style_input
+from styletransfer.supercollider.nrt import render_nrt
+from styletransfer.supercollider.process import free_udp_port
+from styletransfer.supercollider.score import PlanScore
 from styletransfer.transfer import learn, plan_transfer
 
 CLI = [sys.executable, "-m", "styletransfer"]
@@ -117,7 +118,7 @@ def test_no_server_fails_within_two_seconds(clips: dict[str, Path]) -> None:
     # planning takes its time first; the server check itself must not wait long
     assert time.perf_counter() - started < 2.0 + 8.0
     with pytest.raises(EngineError, match="no SuperCollider server answers"):
-        from styletransfer.scserver import ServerClient
+        from styletransfer.supercollider.server import ServerClient
 
         began = time.perf_counter()
         try:

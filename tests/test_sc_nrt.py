@@ -20,11 +20,12 @@ from sc_support import require_scsynth
 
 from styletransfer import Settings
 from styletransfer.engine_numpy import render
-from styletransfer.engine_sc import PlanScore, render_nrt
 from styletransfer.errors import EngineError
-from styletransfer.osc import encode_score
 from styletransfer.plan import RenderPlan
-from styletransfer.sccompile import compile_synthdefs, synthdef_dir, synthdef_sources
+from styletransfer.supercollider.compile import compile_synthdefs, synthdef_dir, synthdef_sources
+from styletransfer.supercollider.nrt import render_nrt
+from styletransfer.supercollider.osc import encode_score
+from styletransfer.supercollider.score import PlanScore
 from styletransfer.transfer import plan_transfer
 
 CLI = [sys.executable, "-m", "styletransfer"]

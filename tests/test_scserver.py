@@ -14,10 +14,10 @@ import pytest
 import soundfile as sf
 from sc_support import booted_server, require_scsynth
 
-from styletransfer import osc
 from styletransfer.errors import EngineError, ParameterError
-from styletransfer.scprocess import BootedServer, find_executable, free_udp_port
-from styletransfer.scserver import Failure, ServerClient
+from styletransfer.supercollider import osc
+from styletransfer.supercollider.process import BootedServer, find_executable, free_udp_port
+from styletransfer.supercollider.server import Failure, ServerClient
 
 
 @pytest.fixture(scope="module")

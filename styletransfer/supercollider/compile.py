@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from .errors import EngineError, ParameterError
+from ..errors import EngineError, ParameterError
 
 #: How long sclang may take to start, compile its class library and write the defs.
 COMPILE_TIMEOUT = 120.0
@@ -77,7 +77,7 @@ def synthdef_bytes(name: str) -> bytes:
 
 def find_sclang() -> str:
     """The sclang executable, or a `ParameterError` saying how to get one."""
-    from .scprocess import find_executable
+    from .process import find_executable
 
     return find_executable("sclang", otherwise=" to compile SynthDefs")
 

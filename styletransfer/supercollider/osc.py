@@ -17,7 +17,7 @@ import numpy as np
 from pythonosc.osc_message_builder import BuildError
 from pythonosc.parsing import osc_types
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 Arg = int | float | str | bytes
 

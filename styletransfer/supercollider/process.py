@@ -26,9 +26,9 @@ from collections import deque
 from types import TracebackType
 from typing import IO
 
+from ..errors import EngineError, ParameterError
 from . import osc
-from .errors import EngineError, ParameterError
-from .scserver import ServerClient
+from .server import ServerClient
 
 _INSTALL_HINTS = {
     "scsynth": "install SuperCollider (Debian: supercollider-server)",

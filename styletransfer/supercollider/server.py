@@ -1,9 +1,9 @@
 """A client for a running SuperCollider server (scsynth) over UDP.
 
-`ServerClient` sends OSC commands from `styletransfer.osc`, waits for replies, and hands
-other incoming messages to handlers. A background thread receives every datagram;
-``/fail`` messages are kept in `ServerClient.failures` and turn a pending `request`
-for the same command into an `EngineError`.
+`ServerClient` sends OSC commands from `styletransfer.supercollider.osc`, waits for replies,
+and hands other incoming messages to handlers. A background thread receives every
+datagram; ``/fail`` messages are kept in `ServerClient.failures` and turn a pending
+`request` for the same command into an `EngineError`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
+from ..errors import EngineError, ParameterError
 from . import osc
-from .errors import EngineError, ParameterError
 
 Handler = Callable[[tuple[Any, ...], float], None]
 """A callback for incoming messages: ``(args, arrival time from time.perf_counter())``."""

@@ -28,9 +28,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..analysis import Analysis
+from ..errors import EngineError, ParameterError
+from ..model import StyleModel
+from ..plan import RenderPlan
 from . import osc
-from .analysis import Analysis
-from .engine_sc import (
+from .compile import synthdef_bytes
+from .process import BootedServer
+from .score import (
     CONTENT_BUS,
     MAX_BANDS,
     SC_CHANNELS,
@@ -40,12 +45,7 @@ from .engine_sc import (
     check_plan,
     crossover_edges,
 )
-from .errors import EngineError, ParameterError
-from .model import StyleModel
-from .plan import RenderPlan
-from .sccompile import synthdef_bytes
-from .scprocess import BootedServer
-from .scserver import ServerClient
+from .server import ServerClient
 
 #: Seconds bundles are sent ahead of their time, by default.
 DEFAULT_LATENCY = 0.2
@@ -215,7 +215,7 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
     ----------
     plan : RenderPlan
         What to play (mono or stereo; bands finer than an octave need the limits of
-        `styletransfer.engine_sc.check_grid`).
+        `styletransfer.supercollider.score.check_grid`).
     content, style : Analysis
         The analyses the plan was made from (their ``signal`` is loaded into buffers).
     server : str, optional
@@ -322,7 +322,7 @@ def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
     >>> gains.shape, bool(np.all(gains > 0))
     ((4,), True)
     """
-    from .transfer import band_gains
+    from ..transfer import band_gains
 
     energy = np.maximum(np.asarray(powers, dtype=np.float64), 0.0)[None, :]
     total = energy.sum(axis=1)

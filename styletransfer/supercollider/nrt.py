@@ -1,0 +1,118 @@
+"""Offline rendering: a plan's score rendered by ``scsynth -N`` (non-real-time mode).
+
+The score (`PlanScore.nrt_bundles`) and the audio it reads are written to a folder,
+scsynth renders them to a file, and the result is trimmed by the score's delay to the
+plan's length.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..analysis import Analysis
+from ..errors import EngineError, ParameterError
+from ..plan import RenderPlan
+from . import osc
+from .process import find_executable
+from .score import SC_CHANNELS, PlanScore, check_plan
+
+
+def find_scsynth() -> str:
+    """The scsynth executable, or a `ParameterError` saying how to get one."""
+    return find_executable("scsynth", otherwise=" or use --engine numpy")
+
+
+def render_nrt(plan: RenderPlan, content: Analysis | None = None,
+               style: Analysis | None = None, *, scsynth: str | None = None,
+               keep_score: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """Render ``plan`` with ``scsynth -N`` and return ``(plan.n_channels, plan.n_samples)``.
+
+    Parameters
+    ----------
+    plan : RenderPlan
+        What to render (mono or stereo, any bands per octave).
+    content, style : Analysis
+        The analyses the numpy engine would take; only their ``signal`` is used.
+    scsynth : str, optional
+        The scsynth executable (default: found on the PATH).
+    keep_score : path, optional
+        A folder to keep the score in (``score.osc`` with the audio it reads and
+        ``render.sh``, the command that renders it); by default all is temporary.
+
+    Raises
+    ------
+    EngineError
+        scsynth failed or was stopped; nothing is returned.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> y = np.random.default_rng(0).standard_normal((1, 4000)).astype(np.float32) * 0.1
+    >>> a = analyse(y, 22050, wavelet="db4", level=4)
+    >>> plan = RenderPlan.identity(sr=22050, n_samples=4000, n_channels=1, wavelet="db4",
+    ...                            level=4, hop=a.hop)
+    >>> render_nrt(plan, a).shape  # doctest: +SKIP
+    (1, 4000)
+    """
+    check_plan(plan)
+    executable = scsynth or find_scsynth()
+    if content is None:
+        raise ParameterError(f"a {plan.mode} plan needs the content's analysis to render")
+    if plan.mode == "mosaic" and style is None:
+        raise ParameterError("a mosaic plan needs the style's analysis to render")
+    score = PlanScore(plan)
+    if keep_score is not None:
+        folder = Path(keep_score)
+        if folder.exists() and not folder.is_dir():
+            raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
+        folder.mkdir(parents=True, exist_ok=True)
+        return _render_in(score, content, style, folder.resolve(), executable, keep=True)
+    with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
+        return _render_in(score, content, style, Path(work), executable, keep=False)
+
+
+def _render_in(score: PlanScore, content: Analysis, style: Analysis | None, folder: Path,
+               executable: str, *, keep: bool) -> np.ndarray:
+    plan = score.plan
+    content_path = folder / "content.wav"
+    _write_stereo(content_path, content.signal, plan.sr)
+    style_path = None
+    if plan.mode == "mosaic" and style is not None:
+        style_path = folder / "style.wav"
+        _write_stereo(style_path, style.signal, plan.sr)
+    score_path, out_path = folder / "score.osc", folder / "render.wav"
+    bundles = score.nrt_bundles(str(content_path), str(style_path) if style_path else None)
+    score_path.write_bytes(osc.encode_score(bundles))
+    command = [executable, "-N", str(score_path), "_", str(out_path), str(plan.sr), "WAV",
+               "float", "-o", str(SC_CHANNELS)]
+    if keep:
+        (folder / "render.sh").write_text("#!/bin/sh\n" + " ".join(command) + "\n")
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          errors="replace", check=False)
+    if done.returncode != 0 or not out_path.is_file():
+        last = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        how = (f"signal {-done.returncode}" if done.returncode < 0
+               else f"exit code {done.returncode}")
+        raise EngineError(f"scsynth stopped during the render ({how})"
+                          + (f": {last[-1].strip()}" if last else "") + "; nothing was written")
+    rendered, rate = sf.read(out_path, dtype="float32", always_2d=True)
+    if not keep:
+        out_path.unlink()
+    start = score.delay_samples
+    if rate != plan.sr or rendered.shape[0] < start + plan.n_samples:
+        raise EngineError(f"scsynth rendered {rendered.shape[0]} samples at {rate} Hz, "
+                          f"expected {start + plan.n_samples} at {plan.sr} Hz")
+    out = rendered[start: start + plan.n_samples, : plan.n_channels].T
+    return np.ascontiguousarray(out, dtype=content.signal.dtype)
+
+
+def _write_stereo(path: Path, signal: np.ndarray, sr: int) -> None:
+    """``signal`` as a float WAV with two channels (mono is doubled)."""
+    stereo = np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal
+    sf.write(path, np.ascontiguousarray(stereo.T, dtype=np.float32), sr, subtype="FLOAT")
