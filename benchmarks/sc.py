@@ -9,9 +9,10 @@ Three parts, each printing what it measures (nothing is asserted; the exit code 
   alone is also timed.
 - ``stream``: `stream_plan` with a booted scsynth (dummy JACK, 64-frame periods at 48 kHz)
   on a 60 s plan of each mode, recorded to a file: Python time per frame to build, encode
-  and send its bundle (``send_seconds``), late bundles, frames sent and the recording's
-  length against the plan's. The building and encoding of each frame's bundle without the
-  network (``PlanScore.frame_messages`` + ``osc.Bundle.to_osc``) is timed as well.
+  and send its row of the frame table (``send_seconds``), late frames, frames sent, the
+  recording's length against the plan's and its relative difference from the NRT render
+  of the same plan. Building and encoding each row without the network
+  (``PlanScore.table_message`` + ``to_osc``) is timed as well.
 - ``input``: `style_input` on a 20 s file with a model learnt at 48 kHz: loop time per
   frame (analysis arriving -> gains confirmed by the server), frames, late bundles.
 
@@ -141,7 +142,9 @@ def bench_nrt(seconds: float) -> list[Result]:
             total = time.perf_counter() - started
         assert out.shape[1] == plan.n_samples
         began = time.perf_counter()
-        osc.encode_score(PlanScore(plan).nrt_bundles("content.wav", "style.wav"))
+        score = PlanScore(plan)
+        score.table()
+        osc.encode_score(score.nrt_bundles("content.wav", "style.wav", "frames.wav"))
         score_seconds = time.perf_counter() - began
         factor = seconds / total
         print(f"{mode:<7} {total:>8.2f} {factor:>7.1f} {spent.wall:>9.2f} {spent.cpu:>11.2f} "
@@ -152,45 +155,49 @@ def bench_nrt(seconds: float) -> list[Result]:
 
 
 def encode_times(plan: RenderPlan) -> list[float]:
-    """Seconds to build and encode each frame's bundle, without sending it."""
+    """Seconds to build and encode each frame's row of the frame table, without sending it."""
     score = PlanScore(plan)
-    t0 = time.time() + 0.2
     times = []
     for index in range(plan.n_frames):
         started = time.perf_counter()
-        messages = score.frame_messages(index)
-        if messages:
-            osc.Bundle(t0 + index * score.frame_seconds, tuple(messages)).to_osc()
+        score.table_message(index, index + 1, rows=plan.n_frames).to_osc()
         times.append(time.perf_counter() - started)
     return times
 
 
 def bench_stream(seconds: float) -> list[Result]:
-    """Python time per streamed frame, late bundles and the recording's length, per mode."""
+    """Python time per streamed frame, late frames, and the recording against the NRT
+    render of the same plan, per mode."""
     print(f"\n== stream: {seconds:.0f} s plan, {LIVE_SR} Hz, booted scsynth, 64-frame "
           f"periods ({load()})")
     print(f"{'mode':<7} {'frames':>11} {'send p50':>8} {'p99':>6} {'max':>6} "
-          f"{'encode p50':>10} {'p99':>6} {'late':>4} {'recorded':>9} {'expected':>9}  (ms)")
+          f"{'encode p50':>10} {'p99':>6} {'late':>4} {'recorded':>9} {'expected':>9} "
+          f"{'vs nrt':>8}  (ms)")
     results = []
     for mode in MODE_PRESETS:
         plan, content_a, style_a = make_plan(mode, seconds, LIVE_SR, 30.0)
         encoded = encode_times(plan)
+        offline = render_nrt(plan, content_a, style_a)
         with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
             take = Path(tmp) / "take.wav"
             report = stream_plan(plan, content_a, style_a, boot=True, record=take)
-            recorded = sf.info(str(take)).frames
-        expected = PlanScore(plan).delay_samples + plan.n_samples
+            recorded, _ = sf.read(str(take), dtype="float32", always_2d=True)
+        live = recorded[:, : plan.n_channels].T
+        length = min(live.shape[1], offline.shape[1])
+        error = float(np.linalg.norm(live[:, :length] - offline[:, :length])
+                      / np.linalg.norm(offline))
         p50, p99, top = stats_ms(report.send_seconds)
         e50, e99, _ = stats_ms(encoded)
         print(f"{mode:<7} {report.frames:>5}/{plan.n_frames:<5} {p50:>8.3f} {p99:>6.3f} "
-              f"{top:>6.2f} {e50:>10.3f} {e99:>6.3f} {report.late!s:>4} {recorded:>9} "
-              f"{expected:>9}", flush=True)
+              f"{top:>6.2f} {e50:>10.3f} {e99:>6.3f} {report.late!s:>4} {live.shape[1]:>9} "
+              f"{plan.n_samples:>9} {error:>8.1e}", flush=True)
         late = float("nan") if report.late is None else float(report.late)
         results += [Result(f"stream {mode} send p99", p99, "ms", 1.0, False),
                     Result(f"stream {mode} encode p99 (no network)", e99, "ms", 1.0, False),
-                    Result(f"stream {mode} late bundles", late, "", 0.0, False),
+                    Result(f"stream {mode} late frames", late, "", 0.0, False),
                     Result(f"stream {mode} |recorded - expected|",
-                           float(abs(recorded - expected)), "smp", 64.0, False)]
+                           float(abs(live.shape[1] - plan.n_samples)), "smp", 0.0, False),
+                    Result(f"stream {mode} recording vs nrt", error, "rel", 1e-4, False)]
     return results
 
 

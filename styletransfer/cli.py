@@ -379,15 +379,16 @@ def _live(args: argparse.Namespace) -> int:
         print(f"{'' if not sys.stderr.isatty() else chr(13)}{PROG}: played {plan.duration:.1f} s"
               f" ({report.frames} frames); Python time per frame p50 "
               f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
-              f"{report.percentile_ms(report.send_seconds, 99):.3f} ms{_late(report.late)}",
+              f"{report.percentile_ms(report.send_seconds, 99):.3f} ms"
+              f"{_late(report.late, 'late frames')}",
               file=sys.stderr)
     if args.record:
         print(args.record)
     return 0
 
 
-def _late(count: int | None) -> str:
-    return "" if count is None else f"; late bundles: {count}"
+def _late(count: int | None, what: str = "late bundles") -> str:
+    return "" if count is None else f"; {what}: {count}"
 
 
 def _live_model(args: argparse.Namespace) -> Any:

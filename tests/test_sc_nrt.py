@@ -20,7 +20,7 @@ from sc_support import require_scsynth
 
 from styletransfer import Settings
 from styletransfer.engine_numpy import render
-from styletransfer.errors import EngineError
+from styletransfer.errors import EngineError, ParameterError
 from styletransfer.plan import RenderPlan
 from styletransfer.supercollider.compile import compile_synthdefs, synthdef_dir, synthdef_sources
 from styletransfer.supercollider.nrt import render_nrt
@@ -79,36 +79,39 @@ def test_broken_synthdef_shows_sclang_error(tmp_path: Path, code: str, words: st
     assert not list((tmp_path / "out").glob("*.scsyndef"))
 
 
-def test_score_times_and_framing(content_audio: np.ndarray, style_audio: np.ndarray) -> None:
+def test_score_is_one_start_and_the_frame_table(content_audio: np.ndarray,
+                                                style_audio: np.ndarray) -> None:
+    """Everything starts at 0 in one bundle (the frames then follow the audio clock, from
+    the table), and an empty bundle ends the score; the table holds every frame's number,
+    gains and grain start."""
     plan, _, _ = plan_transfer(content_audio, SR, [(style_audio, SR)],
                                settings=Settings(mode="mosaic"))
-    bundles = PlanScore(plan).nrt_bundles("/c.wav", "/s.wav")
-    times = [b.time or 0.0 for b in bundles]
-    assert times == sorted(times)
-    grains = sum(m.args[0] == "st_grain" for b in bundles for m in b.messages
-                 if m.address == "/s_new")
-    assert grains == plan.n_frames
-    assert times[-1] >= plan.duration
-    score = encode_score(bundles)
-    assert int.from_bytes(score[:4], "big") == len(bundles[0].to_osc(nrt=True))
-
-
-def test_player_is_sent_in_time_order_among_the_frames(content_audio: np.ndarray,
-                                                       style_audio: np.ndarray) -> None:
-    """With quarter-octave bands a mosaic's player starts ``st_fftbands``' latency after the
-    first frames: live, it must be sent between them, not before them all."""
-    plan, _, _ = plan_transfer(content_audio, SR, [(style_audio, SR)],
-                               settings=Settings(mode="mosaic", bands_per_octave=4))
     score = PlanScore(plan)
-    events = list(score.playing_events())
-    times = [time for time, _, _ in events]
-    assert times == sorted(times)
-    players = [i for i, (_, _, is_frame) in enumerate(events) if not is_frame]
-    assert len(players) == 1 and sum(is_frame for *_, is_frame in events) == plan.n_frames
-    assert events[players[0]][0] == score.player_time
-    assert players[0] == int(np.ceil(score.player_time / score.frame_seconds)) >= 2
-    assert [b.time for b in score.nrt_bundles("/c.wav", "/s.wav")[1:-1]] == [
-        time for time, messages, _ in events if messages]
+    bundles = score.nrt_bundles("/c.wav", "/s.wav", "/t.wav")
+    assert [b.time for b in bundles] == [0.0, score.end_time + 64 / SR]
+    assert bundles[1].messages == ()
+    names = [m.args[0] for m in bundles[0].messages if m.address == "/s_new"]
+    assert names.count("st_grains") == names.count("st_frames") == names.count("st_play") == 1
+    reads = [m.args[1] for m in bundles[0].messages if m.address == "/b_allocRead"]
+    assert reads == ["/c.wav", "/s.wav", "/t.wav"]
+    table = score.table()
+    assert table.shape == (plan.n_frames, plan.n_bands + 2)
+    assert np.array_equal(table[:, 0], np.arange(plan.n_frames))
+    assert np.array_equal(table[:, 1:-1], plan.gains)
+    assert np.array_equal(table[:, -1], np.maximum(0, plan.segments * plan.hop - plan.hop // 2))
+    score_bytes = encode_score(bundles)
+    assert int.from_bytes(score_bytes[:4], "big") == len(bundles[0].to_osc(nrt=True))
+
+
+def test_ring_rows_never_wrap_in_one_message(content_audio: np.ndarray,
+                                             style_audio: np.ndarray) -> None:
+    plan, _, _ = plan_transfer(content_audio, SR, [(style_audio, SR)])
+    score = PlanScore(plan)
+    message = score.table_message(22, 24, rows=12)  # rows 10 and 11 of the ring
+    assert message.args[:3] == (score.ids.table_buf, 10 * score.stride, 2 * score.stride)
+    assert message.args[3] == 22.0 and message.args[3 + score.stride] == 23.0
+    with pytest.raises(ParameterError, match="wrap"):
+        score.table_message(22, 25, rows=12)
 
 
 @pytest.mark.parametrize("mode", ["timbre", "mosaic"])

@@ -17,10 +17,11 @@ recording properly (the recorder is freed, the server synced, then the file clos
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,17 +39,22 @@ from .process import BootedServer
 from .score import (
     CONTENT_BUS,
     MAX_BANDS,
+    ROW_EXTRA,
     SC_CHANNELS,
     SYNTHDEFS,
     Ids,
     PlanScore,
     check_plan,
     crossover_edges,
+    write_stereo,
 )
 from .server import ServerClient
 
-#: Seconds bundles are sent ahead of their time, by default.
+#: Seconds the start is sent ahead, and frames are written ahead of the audio, by default.
 DEFAULT_LATENCY = 0.2
+#: Rows of the frame table ring beyond those written ahead: room for the frame playing
+#: and for replies that arrive late.
+RING_SLACK = 8
 #: Frames of recording buffered in memory before the disk thread writes them.
 RECORD_FRAMES = 65536
 #: Where this tool's nodes, buffers and gain buses start on a shared server.
@@ -64,11 +70,14 @@ class LiveReport:
     frames : int
         Frames sent.
     send_seconds : list of float
-        Python time to build, encode and send each frame's bundle.
+        Python time to build, encode and send each frame (its row of the frame table,
+        or live input's gains).
     loop_seconds : list of float
         Live input: from a frame's analysis arriving to the server confirming its gains.
     late : int or None
-        Late bundles scsynth reported (None: a server not started by us, unknown).
+        Streams: frames the server reported late (rows not written in time, held
+        instead), plus the late bundles of a server started here. Live input: late
+        bundles (None: a server not started by us, unknown).
     interrupted : bool
         Stopped by Ctrl-C.
     """
@@ -151,10 +160,16 @@ class _Session:
 
     def load_audio(self, name: str, signal: np.ndarray, sr: int) -> int:
         path = self.folder / f"{name}.wav"
-        stereo = np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal
-        sf.write(path, np.ascontiguousarray(stereo.T, dtype=np.float32), sr, subtype="FLOAT")
+        write_stereo(path, signal, sr)
         bufnum = self.client.next_bufnum()
         self.client.alloc_read(bufnum, str(path))
+        self.buffers.append(bufnum)
+        return bufnum
+
+    def alloc_table(self, size: int) -> int:
+        """A mono buffer of ``size`` samples for a frame table ring."""
+        bufnum = self.client.next_bufnum()
+        self.client.alloc(bufnum, size, 1)
         self.buffers.append(bufnum)
         return bufnum
 
@@ -211,6 +226,12 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
                 on_frame: Callable[[int, int], None] | None = None) -> LiveReport:
     """Play ``plan`` on a SuperCollider server in real time.
 
+    Everything starts in one bundle; from then on the server's audio clock times every
+    frame (``st_frames`` reads them from a ring buffer that this function keeps
+    ``latency`` seconds ahead of the audio, as the server reports each frame), so the
+    sound is the offline render's, sample for sample, however the sound card's clock
+    drifts from the system's.
+
     Parameters
     ----------
     plan : RenderPlan
@@ -223,11 +244,13 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
     boot : bool
         Start scsynth here instead (with a dummy JACK where there is no audio device).
     latency : float
-        Seconds each bundle is sent ahead of its time.
+        Seconds by which the start bundle is sent ahead, and frames are written ahead of
+        the audio.
     record : path, optional
-        Also record the server's output to this WAV file (float).
+        Also record the result to this WAV file (float): from the content's first sample
+        to its last, as the offline render has it.
     on_frame : callable, optional
-        Called with (frames sent, frames in all) about once a second.
+        Called with (frames played, frames in all) about once a second.
 
     Examples
     --------
@@ -236,70 +259,165 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
     check_plan(plan)
     if not 0.01 <= latency <= 5:
         raise ParameterError(f"--latency {latency} is out of range: use 0.01 to 5 seconds")
+    if plan.mode == "mosaic" and style is None:
+        raise ParameterError("a mosaic plan needs the style's analysis to play")
     report = LiveReport()
+    ahead = max(2, int(np.ceil(latency / plan.frame_seconds)))
+    rows = ahead + RING_SLACK
     with tempfile.TemporaryDirectory(prefix="st-live-") as work, \
             connect(server, boot=boot, sample_rate=plan.sr) as (client, booted):
         session = _Session(client, Path(work))
         session.load_defs()
-        content_buf = session.load_audio("content", content.signal, plan.sr)
+        content_buf = session.load_audio("content",
+                                         PlanScore(plan).content_signal(content.signal), plan.sr)
         style_buf = content_buf
-        if plan.mode == "mosaic":
-            if style is None:
-                raise ParameterError("a mosaic plan needs the style's analysis to play")
+        if style is not None and plan.mode == "mosaic":
             style_buf = session.load_audio("style", style.signal, plan.sr)
         first = client.next_node_id()
-        for _ in range(plan.n_bands + 3):
+        for _ in range(plan.n_bands + 4):
             client.next_node_id()
-        ids = Ids(content_buf=content_buf, style_buf=style_buf, player=first,
-                  group=first + 1, first_node=first + 2, gain_bus=GAIN_BUS_BASE)
+        ids = Ids(content_buf=content_buf, style_buf=style_buf,
+                  table_buf=session.alloc_table(rows * (plan.n_bands + ROW_EXTRA)),
+                  player=first, group=first + 1, first_node=first + 2,
+                  gain_bus=GAIN_BUS_BASE)
         score = PlanScore(plan, ids)
-        start_messages = score.start_messages()
+        ring = _Ring(client, score, rows, ahead, report)
+        ring.fill(0)
+        start_messages = score.start_messages(rows=rows)
         if record is not None:  # exactly the score's length, counted in samples
             start_messages.append(session.start_recording(Path(record).resolve(),
                                                           score.end_time))
+        client.on("/st/frame", ring.on_frame)
+        client.on("/st/late", ring.on_late)
         client.sync()
-        t0 = time.time() + latency
+        end_frame = int(np.ceil(score.end_time / plan.frame_seconds)) + 1
         try:
-            _send_timed(client, t0, [(0.0, start_messages, False)], latency, report=None)
-            _send_timed(client, t0, score.playing_events(), latency, report=report,
-                        total=plan.n_frames, on_frame=on_frame)
-            _sleep_until(t0 + score.end_time + 0.05)
-            session.wait_recording(timeout=5.0 + 0.01 * score.end_time)
+            client.send(osc.Bundle(time.time() + latency, tuple(start_messages)))
+            ring.wait(end_frame, timeout=latency + 5.0, on_frame=on_frame)
+            session.wait_recording(timeout=5.0)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
+            client.off("/st/frame", ring.on_frame)
+            client.off("/st/late", ring.on_late)
             session.close([ids.player, ids.group])
-        if booted is not None:
-            report.late = booted.late_count
+        if record is not None and Path(record).is_file():
+            trim_wav(Path(record), score.delay_samples, plan.n_samples)
+        report.late = ring.late + (booted.late_count if booted is not None else 0)
     if report.interrupted:
         raise KeyboardInterrupt
     return report
 
 
-def _send_timed(client: ServerClient, t0: float,
-                events: Iterable[tuple[float, list[osc.Message], bool]],
-                latency: float, *, report: LiveReport | None, total: int = 0,
-                on_frame: Callable[[int, int], None] | None = None) -> None:
-    """Send each ``(time, messages, is_frame)`` as a bundle at ``t0 + time``, ``latency``
-    ahead, in the order given; ``report`` counts and times the frames."""
-    last_note = time.monotonic()
-    for when, messages, is_frame in events:
-        _sleep_until(t0 + when - latency)
-        started = time.perf_counter()
-        if messages:
-            client.send(osc.Bundle(t0 + when, tuple(messages)))
-        if report is not None and is_frame:
-            report.send_seconds.append(time.perf_counter() - started)
-            report.frames += 1
-            if on_frame is not None and time.monotonic() - last_note > 1.0:
-                on_frame(report.frames, total)
-                last_note = time.monotonic()
+class _Ring:
+    """Keeps a ring buffer of frame table rows ``ahead`` frames ahead of the frame the
+    server reports playing, and counts the frames it reports late."""
+
+    def __init__(self, client: ServerClient, score: PlanScore, rows: int, ahead: int,
+                 report: LiveReport) -> None:
+        self.client, self.score, self.rows, self.ahead = client, score, rows, ahead
+        self.report = report
+        self.written = 0
+        self.playing = -1
+        self.late = 0
+        self.lock = threading.Lock()
+        self.moved = threading.Condition(self.lock)
+
+    def fill(self, playing: int) -> None:
+        """Write the rows up to ``ahead`` frames after ``playing`` (not yet written)."""
+        stop = min(self.score.plan.n_frames, playing + 1 + self.ahead)
+        while self.written < stop:
+            began = time.perf_counter()
+            start = self.written
+            end = min(stop, start + self.rows - start % self.rows)  # up to the ring's end
+            self.client.send(self.score.table_message(start, end, self.rows))
+            spent = (time.perf_counter() - began) / (end - start)
+            self.report.send_seconds.extend([spent] * (end - start))
+            self.report.frames += end - start
+            self.written = end
+
+    def on_frame(self, args: tuple[object, ...], _: float) -> None:
+        playing = int(float(args[2]))  # type: ignore[arg-type]
+        with self.lock:
+            self.playing = max(self.playing, playing)
+            self.fill(self.playing)
+            self.moved.notify_all()
+
+    def on_late(self, args: tuple[object, ...], _: float) -> None:
+        with self.lock:
+            self.late += 1
+
+    def wait(self, end_frame: int, *, timeout: float,
+             on_frame: Callable[[int, int], None] | None) -> None:
+        """Wait until the server reports ``end_frame``; `EngineError` if it reports no
+        frame for ``timeout`` seconds."""
+        total = self.score.plan.n_frames
+        last_note = moved = time.monotonic()
+        with self.lock:
+            while self.playing < end_frame:
+                before = self.playing
+                self.moved.wait(timeout=0.5)
+                now = time.monotonic()
+                if self.playing != before:
+                    moved = now
+                elif now - moved > timeout:
+                    raise EngineError("the server stopped playing: no frame was reported for "
+                                      f"{timeout:.1f} s; is it still running?")
+                if on_frame is not None and now - last_note > 1.0:
+                    on_frame(min(total, self.playing + 1), total)
+                    last_note = now
 
 
-def _sleep_until(moment: float) -> None:
-    remaining = moment - time.time()
-    if remaining > 0:
-        time.sleep(remaining)
+def trim_wav(path: Path, start: int, length: int) -> None:
+    """Keep frames ``start`` to ``start + length`` of a WAV file, in place, in constant time.
+
+    The frames before ``start`` become a ``JUNK`` chunk (which every WAV reader skips) and
+    the file is cut after the last frame kept: nothing is copied, however long the file.
+
+    Examples
+    --------
+    >>> sf.write("/tmp/take.wav", np.arange(8.0)[:, None] * [1, 1], 8000, subtype="FLOAT")
+    >>> trim_wav(Path("/tmp/take.wav"), 3, 4)
+    >>> sf.read("/tmp/take.wav")[0][:, 0].tolist()
+    [3.0, 4.0, 5.0, 6.0]
+    """
+    with open(path, "r+b") as handle:
+        riff = handle.read(12)
+        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            raise EngineError(f"{path}: the recording is not a RIFF WAV file")
+        position, frame_bytes = 12, 0
+        while True:
+            handle.seek(position)
+            header = handle.read(8)
+            if len(header) < 8:
+                raise EngineError(f"{path}: the recording has no data chunk")
+            name, size = header[:4], struct.unpack("<I", header[4:])[0]
+            if name == b"fmt ":
+                frame_bytes = struct.unpack("<H", handle.read(14)[12:14])[0]
+            if name == b"data":
+                break
+            position += 8 + size + (size & 1)
+        available = size // max(frame_bytes, 1)
+        start = min(start, available)
+        length = min(length, available - start)
+        skip = start * frame_bytes
+        if 0 < skip < 8:
+            raise EngineError(f"{path}: frames of {frame_bytes} bytes are too small to trim")
+        if skip:
+            handle.seek(position)
+            handle.write(b"JUNK" + struct.pack("<I", skip - 8))
+            position += skip
+        data = length * frame_bytes
+        handle.seek(position)
+        handle.write(b"data" + struct.pack("<I", data))
+        end = position + 8 + data
+        handle.seek(end)
+        handle.truncate()
+        if data & 1:
+            handle.write(b"\0")
+            end += 1
+        handle.seek(4)
+        handle.write(struct.pack("<I", end - 8))
 
 
 def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
@@ -406,7 +524,7 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
         score = PlanScore(plan, ids)
         edges = crossover_edges(plan)
         padded = edges + [edges[-1]] * (MAX_BANDS - 1 - len(edges))
-        start += score.start_messages(in_bus=in_bus)
+        start += [score.gain_message(0), *score.equaliser_messages(in_bus=in_bus)]
         start += [osc.s_new("st_analyser", analyser, osc.AddAction.BEFORE, ids.group,
                             {"in_bus": in_bus, "frame": hop}),
                   osc.n_setn(analyser, "edges", padded)]

@@ -1,8 +1,8 @@
 """Offline rendering: a plan's score rendered by ``scsynth -N`` (non-real-time mode).
 
-The score (`PlanScore.nrt_bundles`) and the audio it reads are written to a folder,
-scsynth renders them to a file, and the result is trimmed by the score's delay to the
-plan's length.
+The score (`PlanScore.nrt_bundles`), the audio and the frame table it reads are
+written to a folder, scsynth renders them to a file, and the result is trimmed by the
+score's delay to the plan's length.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..errors import EngineError, ParameterError
 from ..plan import RenderPlan
 from . import osc
 from .process import find_executable
-from .score import SC_CHANNELS, PlanScore, check_plan
+from .score import SC_CHANNELS, PlanScore, check_plan, write_stereo, write_table
 
 
 def find_scsynth() -> str:
@@ -80,14 +80,16 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
 def _render_in(score: PlanScore, content: Analysis, style: Analysis | None, folder: Path,
                executable: str, *, keep: bool) -> np.ndarray:
     plan = score.plan
-    content_path = folder / "content.wav"
-    _write_stereo(content_path, content.signal, plan.sr)
+    content_path, table_path = folder / "content.wav", folder / "frames.wav"
+    write_stereo(content_path, score.content_signal(content.signal), plan.sr)
+    write_table(table_path, score.table(), plan.sr)
     style_path = None
     if plan.mode == "mosaic" and style is not None:
         style_path = folder / "style.wav"
-        _write_stereo(style_path, style.signal, plan.sr)
+        write_stereo(style_path, style.signal, plan.sr)
     score_path, out_path = folder / "score.osc", folder / "render.wav"
-    bundles = score.nrt_bundles(str(content_path), str(style_path) if style_path else None)
+    bundles = score.nrt_bundles(str(content_path), str(style_path) if style_path else None,
+                                str(table_path))
     score_path.write_bytes(osc.encode_score(bundles))
     command = [executable, "-N", str(score_path), "_", str(out_path), str(plan.sr), "WAV",
                "float", "-o", str(SC_CHANNELS)]
@@ -110,9 +112,3 @@ def _render_in(score: PlanScore, content: Analysis, style: Analysis | None, fold
                           f"expected {start + plan.n_samples} at {plan.sr} Hz")
     out = rendered[start: start + plan.n_samples, : plan.n_channels].T
     return np.ascontiguousarray(out, dtype=content.signal.dtype)
-
-
-def _write_stereo(path: Path, signal: np.ndarray, sr: int) -> None:
-    """``signal`` as a float WAV with two channels (mono is doubled)."""
-    stereo = np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal
-    sf.write(path, np.ascontiguousarray(stereo.T, dtype=np.float32), sr, subtype="FLOAT")

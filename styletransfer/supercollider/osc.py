@@ -423,6 +423,18 @@ def n_free(*node_ids: int) -> Message:
     return Message("/n_free", node_ids)
 
 
+def b_setn(bufnum: int, start: int, values: Sequence[float]) -> Message:
+    """``/b_setn``: set ``len(values)`` consecutive samples of buffer ``bufnum`` from ``start``.
+
+    Examples
+    --------
+    >>> b_setn(3, 10, [0.5, 1]).args
+    (3, 10, 2, 0.5, 1.0)
+    """
+    numbers = [float(value) for value in values]
+    return Message("/b_setn", (bufnum, start, len(numbers), *numbers))
+
+
 def c_setn(bus: int, values: Sequence[float]) -> Message:
     """``/c_setn``: set ``len(values)`` consecutive control buses, starting at ``bus``.
 

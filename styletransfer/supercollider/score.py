@@ -1,40 +1,47 @@
 """A RenderPlan as OSC commands to the SynthDefs in ``sc/``: the score both ways of
 rendering it share (see `PlanScore`):
 
-- offline: the commands become a binary score (bundles timed in seconds from zero) that
+- offline: the commands and the plan's frame table become a binary score that
   ``scsynth -N`` renders to a file (`styletransfer.supercollider.nrt.render_nrt`);
-- live: the same commands go to a running server as bundles timed a little ahead of the
-  clock (``styletransfer.supercollider.live``).
+- live: the same commands go to a running server in one bundle, and the frame table is
+  written into a ring buffer a little ahead of the audio (``styletransfer.supercollider.live``).
 
-The synths, in order of execution (everything stereo; mono audio is played on both
-channels and the first is kept):
+Every synth starts in one bundle, and from then on everything is timed by the server's
+audio clock, never by a system clock: offline and live renders are the same, sample for
+sample, whatever the sound card's clock does. The synths, in order of execution
+(everything stereo; mono audio is played on both channels and the first is kept):
 
-- ``st_play`` plays the content onto `CONTENT_BUS`;
-- the equaliser, in one group, with the band gains on control buses (one ``/c_setn`` a
-  frame), interpolated linearly between frame centres, as the numpy engine does.
-  Octave bands (``bands_per_octave`` 1): one ``st_split`` per band edge and an
-  ``st_bandsum``, whose gains ramp over a frame. Finer bands: one ``st_fftbands``,
-  FFT bands exact to a bin (`fft_bins`) whose gains are interpolated sample by sample;
-  it delays the sound by `fft_latency` samples. In ``timbre``/``identity`` the
-  equaliser shapes the content and writes the output;
-- ``mosaic``: one ``st_grain`` per frame plays the chosen style frame, two frames long
-  under a sine-squared window, onto `GRAIN_BUS`; the equaliser shapes the grains and
-  ``st_envelope`` gives them the content's power envelope.
+- ``st_play`` plays the content onto `CONTENT_BUS`, after `PlanScore.lead_samples` of
+  silence (the content's buffer starts with them);
+- ``st_frames`` reads each frame's row of the frame table (`PlanScore.table`) as the
+  frame starts and puts its band gains, and the style sample its grain starts at, on
+  control buses;
+- ``mosaic``: ``st_grains`` starts a grain every frame, playing the chosen style frame two
+  frames long under a sine-squared window, onto `GRAIN_BUS`;
+- the equaliser, in one group, applies the band gains, interpolated linearly between
+  frame centres as the numpy engine does. Octave bands (``bands_per_octave`` 1): one
+  ``st_split`` per band edge and an ``st_bandsum``, whose gains ramp over a frame.
+  Finer bands: one ``st_fftbands``, FFT bands exact to a bin (`fft_bins`) whose gains
+  are interpolated sample by sample; it delays the sound by `fft_latency` samples. In
+  ``timbre``/``identity`` the equaliser shapes the content and writes the output; in
+  ``mosaic`` it shapes the grains and ``st_envelope`` gives them the content's power
+  envelope.
 
-Frame ``i``'s parameters are sent at ``i * T`` (T = frame duration) and everything else
-starts half a frame later, so the grain for frame 0 can start half a frame early, as in
-the numpy engine; the gains then ramp over one frame to reach frame ``i``'s value at its
-centre. Offline renders are trimmed by that delay (`PlanScore.delay_samples`), which
-includes the FFT's latency for finer bands (in mosaic the content, the envelope's guide,
-then starts that much later too).
+Frame ``i`` starts ``i * hop`` samples after the start and the content half a frame
+later, so the grain for frame 0 can start half a frame early, as in the numpy engine;
+the gains then ramp over one frame to reach frame ``i``'s value at its centre. Renders
+are trimmed by that delay (`PlanScore.delay_samples`), which includes the FFT's latency
+for finer bands (in mosaic the content, the envelope's guide, then starts that much
+later too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from ..analysis import band_sizes
 from ..errors import ParameterError
@@ -53,8 +60,8 @@ REST_BUS = 22
 SHAPED_BUS = 24
 #: Channels every SynthDef works in.
 SC_CHANNELS = 2
-SYNTHDEFS = ("st_play", "st_split", "st_bandsum", "st_fftbands", "st_grain", "st_envelope",
-             "st_analyser", "st_recorder")
+SYNTHDEFS = ("st_play", "st_frames", "st_grains", "st_split", "st_bandsum", "st_fftbands",
+             "st_envelope", "st_analyser", "st_recorder")
 #: Bands ``st_fftbands`` holds at most.
 FFT_MAX_BANDS = 64
 #: Frame hops (samples) ``st_fftbands`` works with: powers of two in this range (its FFT
@@ -62,6 +69,8 @@ FFT_MAX_BANDS = 64
 FFT_HOP_RANGE = (256, 16384)
 #: scsynth's control block (samples).
 BLOCK_SIZE = 64
+#: Values in a frame table row besides the gains: the frame's number, the grain start.
+ROW_EXTRA = 2
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,13 @@ class Ids:
     """Buffers, nodes and control buses a rendering uses, so exactly these can be freed.
 
     The band gains live on control buses ``gain_bus .. gain_bus + n_bands - 1`` (lowest
-    band first): a performer's own synths can read them there.
+    band first): a performer's own synths can read them there. The two buses after them
+    hold the grain start and what ``st_frames`` writes beyond it.
     """
 
     content_buf: int = 0
     style_buf: int = 1
+    table_buf: int = 2
     player: int = 1000
     group: int = 1001
     first_node: int = 1002
@@ -105,6 +116,10 @@ def check_grid(*, level: int, hop: int, bands_per_octave: int,
     if n_channels > SC_CHANNELS:
         raise ParameterError(f"the SuperCollider engine renders mono or stereo, not "
                              f"{n_channels} channels: use --engine numpy")
+    if hop % BLOCK_SIZE or hop < 2 * BLOCK_SIZE:
+        raise ParameterError(f"the SuperCollider engine plays frames of whole blocks: a hop "
+                             f"of {hop} samples is not a multiple of {BLOCK_SIZE} of at least "
+                             f"{2 * BLOCK_SIZE} (the rate is too low): use --engine numpy")
     if bands_per_octave == 1:
         return
     low, high = FFT_HOP_RANGE
@@ -183,7 +198,7 @@ def crossover_edges(plan: RenderPlan) -> list[float]:
 
 @dataclass(frozen=True)
 class PlanScore:
-    """The OSC commands that realise a plan, with their times in seconds from the start.
+    """The OSC commands and the frame table that realise a plan.
 
     Parameters
     ----------
@@ -199,18 +214,19 @@ class PlanScore:
     >>> plan = RenderPlan.identity(sr=22050, n_samples=2048, n_channels=1, wavelet="db4",
     ...                            level=3, hop=512)
     >>> score = PlanScore(plan)
-    >>> [m.address for m in score.start_messages()]
-    ['/c_setn', '/g_new', '/s_new', '/s_new', '/s_new', '/s_new']
-    >>> [round(t, 4) for t, _ in score.frame_events()]
-    [0.0, 0.0232, 0.0464, 0.0697]
+    >>> [m.address for m in score.start_messages(rows=plan.n_frames)]
+    ['/c_setn', '/g_new', '/s_new', '/s_new', '/s_new', '/s_new', '/s_new', '/s_new']
+    >>> score.table().shape, score.lead_samples, score.delay_samples
+    ((4, 6), 256, 256)
 
     Finer bands take one ``st_fftbands``, and its latency:
 
     >>> fine = RenderPlan.identity(sr=22050, n_samples=22050, n_channels=1, wavelet="db4",
     ...                            level=7, hop=512, bands_per_octave=4)
     >>> score = PlanScore(fine)
-    >>> fine.n_bands, [m.args[0] for m in score.start_messages() if m.address == "/s_new"]
-    (29, ['st_fftbands'])
+    >>> names = [m.args[0] for m in score.start_messages(rows=8) if m.address == "/s_new"]
+    >>> fine.n_bands, names
+    (29, ['st_fftbands', 'st_frames', 'st_play'])
     >>> score.delay_samples, 256 + fft_latency(fine)
     (1728, 1728)
     """
@@ -224,11 +240,6 @@ class PlanScore:
         return self.plan.frame_seconds
 
     @property
-    def start_time(self) -> float:
-        """When the content starts playing: half a frame after the first parameters."""
-        return self.frame_seconds / 2
-
-    @property
     def fft_bands(self) -> bool:
         """Whether the equaliser is ``st_fftbands`` (bands finer than an octave)."""
         return self.plan.bands_per_octave != 1
@@ -239,13 +250,13 @@ class PlanScore:
         return fft_latency(self.plan) if self.fft_bands else 0
 
     @property
-    def player_time(self) -> float:
-        """When the content player starts: half a sample after `start_time`, so that
-        rounding to the server's blocks can never start it a block early (at 48 kHz,
-        512 / 48000 s would), and in a mosaic `latency` later still, so that the content
-        (the envelope's guide) meets the grains as they leave the equaliser."""
+    def lead_samples(self) -> int:
+        """Samples of silence before the content in its buffer: the content starts half a
+        frame after the first frame, and in a mosaic `latency` later still, so that the
+        content (the envelope's guide) meets the grains as they leave the equaliser. A
+        whole number of blocks."""
         later = self.latency if self.plan.mode == "mosaic" else 0
-        return self.start_time + (later + 0.5) / self.plan.sr
+        return self.plan.hop // 2 + later
 
     @property
     def envelope_window(self) -> int:
@@ -266,30 +277,65 @@ class PlanScore:
         return (self.delay_samples + self.plan.n_samples) / self.plan.sr
 
     @property
+    def stride(self) -> int:
+        """Values in a row of the frame table: the frame's number, its gains, the grain start."""
+        return self.plan.n_bands + ROW_EXTRA
+
+    @property
     def node_ids(self) -> list[int]:
         """The equaliser's nodes (one per crossover and the band sum, or the one
-        ``st_fftbands``), then the envelope's (mosaic). At most ``n_bands + 1``."""
+        ``st_fftbands``), then the envelope's and the grains' (mosaic), then
+        ``st_frames``'. At most ``n_bands + 3``."""
         plan = self.plan
         count = 1 if self.fft_bands else plan.n_bands
-        count += 1 if plan.mode == "mosaic" else 0
-        return list(range(self.ids.first_node, self.ids.first_node + count))
+        count += 2 if plan.mode == "mosaic" else 0
+        return list(range(self.ids.first_node, self.ids.first_node + count + 1))
 
-    def load_messages(self, content_path: str | None, style_path: str | None,
-                      ) -> list[osc.Message]:
-        """The SynthDefs and buffers: ``/d_recv`` of each def, ``/b_allocRead`` of the audio."""
-        messages = [osc.d_recv(synthdef_bytes(name)) for name in SYNTHDEFS]
-        if content_path is not None:
-            messages.append(osc.b_alloc_read(self.ids.content_buf, content_path))
-        if style_path is not None and self.plan.mode == "mosaic":
-            messages.append(osc.b_alloc_read(self.ids.style_buf, style_path))
-        return messages
+    def table(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """``(stop - start, stride)`` float32 rows of the frame table: each frame's number,
+        its gains, and the style sample its grain starts at (mosaic; else 0).
+
+        Examples
+        --------
+        >>> plan = RenderPlan.identity(sr=22050, n_samples=2048, n_channels=1,
+        ...                            wavelet="db4", level=3, hop=512)
+        >>> PlanScore(plan).table(1, 3).tolist()
+        [[1.0, 1.0, 1.0, 1.0, 1.0, 0.0], [2.0, 1.0, 1.0, 1.0, 1.0, 0.0]]
+        """
+        plan = self.plan
+        stop = plan.n_frames if stop is None else min(stop, plan.n_frames)
+        frames = np.arange(start, stop)
+        rows = np.empty((frames.size, self.stride), dtype=np.float32)
+        rows[:, 0] = frames
+        rows[:, 1:-1] = plan.gains[start:stop]
+        rows[:, -1] = self.grain_starts(frames)
+        return rows
+
+    def grain_starts(self, frames: np.ndarray) -> np.ndarray:
+        """The style sample each of ``frames``' grains starts at: half a frame before its
+        style frame (0 for a plan without grains)."""
+        if self.plan.mode != "mosaic":
+            return np.zeros(frames.size)
+        hop = self.plan.hop
+        return np.maximum(0, self.plan.segments[frames] * hop - hop // 2)
+
+    def table_message(self, start: int, stop: int, rows: int) -> osc.Message:
+        """``/b_setn``: frames ``start`` to ``stop`` into a ring of ``rows`` rows; the
+        frames must not wrap around the ring's end."""
+        first = start % rows
+        if first + (stop - start) > rows:
+            raise ParameterError("frames written to the ring must not wrap around its end")
+        values = self.table(start, stop).ravel().tolist()
+        return osc.b_setn(self.ids.table_buf, first * self.stride, values)
 
     def gain_message(self, index: int) -> osc.Message:
-        """``/c_setn``: frame ``index``'s band gains onto the gain buses."""
-        return osc.c_setn(self.ids.gain_bus, self.plan.gains[index].tolist())
+        """``/c_setn``: frame ``index``'s band gains and grain start onto their buses."""
+        return osc.c_setn(self.ids.gain_bus, self.table(index, index + 1)[0, 1:].tolist())
 
-    def start_messages(self, *, in_bus: int = CONTENT_BUS) -> list[osc.Message]:
-        """Frame 0's gains, then the equaliser in a group at the tail (no ramps yet).
+    def equaliser_messages(self, *, in_bus: int = CONTENT_BUS,
+                           lag: float = 0.0) -> list[osc.Message]:
+        """The equaliser in a group at the tail, its gains reached by ramps of ``lag``
+        seconds; in mosaic, the envelope after it.
 
         ``in_bus`` is what a timbre plan equalises (the content player's bus, or a
         hardware input for live input); a mosaic plan equalises its grains.
@@ -297,7 +343,7 @@ class PlanScore:
         plan, ids = self.plan, self.ids
         mosaic = plan.mode == "mosaic"
         nodes = iter(self.node_ids)
-        messages = [self.gain_message(0), osc.g_new(ids.group, osc.AddAction.TAIL, 0)]
+        messages = [osc.g_new(ids.group, osc.AddAction.TAIL, 0)]
         source = GRAIN_BUS if mosaic else in_bus
         shaped = SHAPED_BUS if mosaic else self.out_bus
         if self.fft_bands:
@@ -307,16 +353,36 @@ class PlanScore:
                 messages.append(osc.s_new("st_split", next(nodes), osc.AddAction.TAIL,
                                           ids.group, {
                     "in_bus": source if band == 0 else REST_BUS, "rest_bus": REST_BUS,
-                    "sum_bus": SUM_BUS, "freq": freq, "gain_bus": ids.gain_bus + band}))
+                    "sum_bus": SUM_BUS, "freq": freq, "gain_bus": ids.gain_bus + band,
+                    "lag": lag}))
             last = plan.n_bands - 1
             messages.append(osc.s_new("st_bandsum", next(nodes), osc.AddAction.TAIL,
                                       ids.group, {
                 "sum_bus": SUM_BUS, "rest_bus": REST_BUS, "gain_bus": ids.gain_bus + last,
-                "out_bus": shaped}))
+                "lag": lag, "out_bus": shaped}))
         if mosaic:
             messages.append(osc.s_new("st_envelope", next(nodes), osc.AddAction.TAIL, ids.group, {
                 "in_bus": SHAPED_BUS, "guide_bus": CONTENT_BUS, "out_bus": self.out_bus,
                 "envelope": plan.envelope, "window": self.envelope_window}))
+        return messages
+
+    def start_messages(self, *, rows: int) -> list[osc.Message]:
+        """Everything that starts the plan, in one bundle: frame 0's values on the buses,
+        the equaliser (`equaliser_messages`), the grains (mosaic), ``st_frames`` reading
+        a table of ``rows`` rows, and the content player."""
+        plan, ids = self.plan, self.ids
+        nodes = self.node_ids
+        messages = [self.gain_message(0),
+                    *self.equaliser_messages(lag=0.0 if self.fft_bands else self.frame_seconds)]
+        if plan.mode == "mosaic":
+            messages.append(osc.s_new("st_grains", nodes[-2], osc.AddAction.HEAD, ids.group, {
+                "buf": ids.style_buf, "out_bus": GRAIN_BUS,
+                "start_bus": ids.gain_bus + plan.n_bands, "hop": plan.hop}))
+        messages.append(osc.s_new("st_frames", nodes[-1], osc.AddAction.HEAD, ids.group, {
+            "buf": ids.table_buf, "rows": rows, "stride": self.stride, "hop": plan.hop,
+            "gain_bus": ids.gain_bus, "n_bands": plan.n_bands, "last": plan.n_frames}))
+        messages.append(osc.s_new("st_play", ids.player, osc.AddAction.HEAD, 0, {
+            "buf": ids.content_buf, "out_bus": CONTENT_BUS}))
         return messages
 
     def _fft_message(self, node: int, source: int, shaped: int) -> osc.Message:
@@ -327,57 +393,38 @@ class PlanScore:
             "in_bus": source, "out_bus": shaped, "gain_bus": self.ids.gain_bus,
             "hop": self.plan.hop, **{f"bin{index}": bin_ for index, bin_ in enumerate(bins)}})
 
-    def player_messages(self) -> list[osc.Message]:
-        """Start the content player (at the head), to send at `player_time`."""
-        return [osc.s_new("st_play", self.ids.player, osc.AddAction.HEAD, 0, {
-            "buf": self.ids.content_buf, "out_bus": CONTENT_BUS})]
-
-    def frame_messages(self, index: int) -> list[osc.Message]:
-        """What frame ``index`` sends at ``index * T``: its gains and, in mosaic, its grain."""
-        plan, ids = self.plan, self.ids
-        messages: list[osc.Message] = []
-        if index == 1 and not self.fft_bands:  # st_fftbands interpolates by itself
-            messages.append(osc.n_set(ids.group, {"lag": self.frame_seconds}))
-        if index > 0:
-            messages.append(self.gain_message(index))
-        if plan.mode == "mosaic":
-            start = max(0, int(plan.segments[index]) * plan.hop - plan.hop // 2)
-            messages.append(osc.s_new("st_grain", -1, osc.AddAction.HEAD, 0, {
-                "buf": ids.style_buf, "out_bus": GRAIN_BUS, "start_frame": start,
-                "dur": 2 * self.frame_seconds}))
-        return messages
-
-    def frame_events(self, start: int = 0) -> Iterator[tuple[float, list[osc.Message]]]:
-        """``(time, messages)`` of each frame from ``start``."""
-        seconds = self.frame_seconds
-        for index in range(start, self.plan.n_frames):
-            yield index * seconds, self.frame_messages(index)
-
-    def playing_events(self) -> Iterator[tuple[float, list[osc.Message], bool]]:
-        """``(time, messages, is_frame)`` after the start: each frame's (`frame_events`), with
-        the player's (`player_messages`, ``is_frame`` False) in time order among them, before
-        the frames of its own time and after earlier ones."""
-        player_pending = True
-        for time, messages in self.frame_events():
-            if player_pending and time >= self.player_time:
-                yield self.player_time, self.player_messages(), False
-                player_pending = False
-            yield time, messages, True
-        if player_pending:
-            yield self.player_time, self.player_messages(), False
+    def content_signal(self, signal: np.ndarray) -> np.ndarray:
+        """What the content buffer holds: `lead_samples` of silence, then ``signal``."""
+        return np.pad(signal, ((0, 0), (self.lead_samples, 0)))
 
     def free_messages(self) -> list[osc.Message]:
         """Free the nodes and buffers this score made (for a live server)."""
         return [osc.n_free(self.ids.player, self.ids.group),
-                osc.b_free(self.ids.content_buf), osc.b_free(self.ids.style_buf)]
+                osc.b_free(self.ids.content_buf), osc.b_free(self.ids.style_buf),
+                osc.b_free(self.ids.table_buf)]
 
     def nrt_bundles(self, content_path: str | None, style_path: str | None,
-                    ) -> list[osc.Bundle]:
-        """The whole offline score, ending with an empty bundle at `end_time`."""
-        first = [*self.load_messages(content_path, style_path), *self.start_messages()]
-        bundles = [osc.Bundle(0.0, tuple(first))]
-        bundles += [osc.Bundle(time, tuple(messages))
-                    for time, messages, _ in self.playing_events() if messages]
+                    table_path: str) -> list[osc.Bundle]:
+        """The whole offline score: the SynthDefs, the buffers (the content as
+        `content_signal` made it, the style, the whole frame table as a mono file at
+        ``table_path``) and `start_messages` at 0, an empty bundle at `end_time`."""
+        messages = [osc.d_recv(synthdef_bytes(name)) for name in SYNTHDEFS]
+        if content_path is not None:
+            messages.append(osc.b_alloc_read(self.ids.content_buf, content_path))
+        if style_path is not None and self.plan.mode == "mosaic":
+            messages.append(osc.b_alloc_read(self.ids.style_buf, style_path))
+        messages.append(osc.b_alloc_read(self.ids.table_buf, table_path))
+        messages += self.start_messages(rows=self.plan.n_frames)
         block = BLOCK_SIZE / self.plan.sr
-        bundles.append(osc.Bundle(self.end_time + block, ()))
-        return bundles
+        return [osc.Bundle(0.0, tuple(messages)), osc.Bundle(self.end_time + block, ())]
+
+
+def write_stereo(path: Path, signal: np.ndarray, sr: int) -> None:
+    """``signal`` as a float WAV with two channels (mono is doubled), for a buffer."""
+    stereo = np.repeat(signal, 2, axis=0) if signal.shape[0] == 1 else signal
+    sf.write(path, np.ascontiguousarray(stereo.T, dtype=np.float32), sr, subtype="FLOAT")
+
+
+def write_table(path: Path, rows: np.ndarray, sr: int) -> None:
+    """A frame table (`PlanScore.table`) as a mono float WAV, row after row, for a buffer."""
+    sf.write(path, np.ascontiguousarray(rows, dtype=np.float32).ravel(), sr, subtype="FLOAT")
