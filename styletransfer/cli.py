@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
+import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
 from .analysis import BANDS_PER_OCTAVE, DEFAULT_WAVELET, supported_wavelets
-from .errors import EngineError, ParameterError
+from .errors import EngineError, InternalError, ParameterError, Terminated
 from .presets import builtin_presets, load_preset
 from .progress import StageBar
 from .settings import MODES, field_types
@@ -31,6 +35,36 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ParameterError(f"{message} (see '{self.prog} --help')")
+
+
+_NUMBER = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)"
+
+
+def _integer(text: str) -> int:
+    """An integer option: digits with an optional sign (no ``1_000``, no ``1e3``)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    """A number option: decimal, optionally with an exponent, ``inf`` or ``nan`` (which the
+    range checks then refuse with the option's range); no ``0_5``."""
+    if not re.fullmatch(_NUMBER, text.strip(), flags=re.IGNORECASE):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    return float(text)
+
+
+def _negative_words(argv: Sequence[str]) -> list[str]:
+    """``--strength -inf`` as ``--strength=-inf``: argparse would take ``-inf`` for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if (out and arg.lower() in ("-inf", "-infinity", "-nan") and out[-1].startswith("--")
+                and "=" not in out[-1]):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,26 +89,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=MODES, default=None,
                      help="timbre: reshape the content's sound; mosaic: rebuild it from the "
                      "style's sound (default timbre)")
-    run.add_argument("--strength", type=float, metavar="0..1",
+    run.add_argument("--strength", type=_number, metavar="0..1",
                      help="how far to move towards the style (default 0.8)")
-    run.add_argument("--smoothing", type=int, metavar="FRAMES",
+    run.add_argument("--smoothing", type=_integer, metavar="FRAMES",
                      help="frames over which state choices are smoothed (default 5)")
-    run.add_argument("--continuity", type=float, metavar="COST",
+    run.add_argument("--continuity", type=_number, metavar="COST",
                      help="mosaic: cost of jumping within the style (default 1.0)")
-    run.add_argument("--envelope", type=float, metavar="0..1",
+    run.add_argument("--envelope", type=_number, metavar="0..1",
                      help="mosaic: how closely bands follow the content's attacks (default 1)")
-    run.add_argument("--shifts", type=int, metavar="K",
+    run.add_argument("--shifts", type=_integer, metavar="K",
                      help="renderings on shifted transforms averaged against aliasing, 1-8 "
                      "(default 2 for timbre, 1 for mosaic; 1 is fastest)")
-    run.add_argument("--max-boost-db", type=float, metavar="DB",
+    run.add_argument("--max-boost-db", type=_number, metavar="DB",
                      help="largest boost any band may get, 0-60 dB (default 24)")
-    run.add_argument("--pitch", type=float, metavar="WEIGHT",
+    run.add_argument("--pitch", type=_number, metavar="WEIGHT",
                      help="mosaic: weight of matching the content's pitch classes, 0-100 "
                      "(default 0; mosaic and melodic use 4)")
-    run.add_argument("--transpose", type=int, metavar="SEMITONES",
+    run.add_argument("--transpose", type=_integer, metavar="SEMITONES",
                      help="mosaic: also play the style transposed by up to this many "
                      "semitones, 0-6 (default 0; melodic uses 2)")
-    run.add_argument("--onset-jumps", type=float, metavar="0..1",
+    run.add_argument("--onset-jumps", type=_number, metavar="0..1",
                      help="mosaic: how much cheaper jumps in the style are at the content's "
                      "attacks (default 0; mosaic and melodic use 0.9)")
     run.add_argument("--engine", choices=ENGINES, default="numpy",
@@ -94,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_argument("-o", "--output", metavar="STYLE.npz", required=True,
                        help="where to save the learnt style")
     _add_setting_options(learn)
-    learn.add_argument("--sr", type=int, help="sample rate to learn at (default: the first "
+    learn.add_argument("--sr", type=_integer, help="sample rate to learn at (default: the first "
                        "file's)")
     learn.add_argument("--no-audio", action="store_true", help="keep only the statistics: "
                        "smaller, but no mosaic mode and no re-learning at other rates")
@@ -146,20 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--server", metavar="HOST:PORT", help="a running scsynth")
     where.add_argument("--boot", action="store_true", help="start scsynth here (with a dummy "
                        "JACK server where there is no audio device) and stop it at the end")
-    live.add_argument("--latency", type=float, default=0.2, metavar="SECONDS",
+    live.add_argument("--latency", type=_number, default=0.2, metavar="SECONDS",
                       help="how far ahead bundles are sent (default 0.2)")
     live.add_argument("--record", metavar="OUT.wav", help="record the server's output")
     live.add_argument("--input", action="store_true", help="style the live input instead of "
                       "CONTENT: the server analyses it and gets band gains back every frame")
     live.add_argument("--input-file", metavar="FILE", help="with --input: play FILE as the "
                       "input (rehearse without an audio interface)")
-    live.add_argument("--seconds", type=float, help="with --input: stop after this long")
-    live.add_argument("--sr", type=int, default=48000, help="with --input: sample rate the "
+    live.add_argument("--seconds", type=_number, help="with --input: stop after this long")
+    live.add_argument("--sr", type=_integer, default=48000, help="with --input: sample rate the "
                       "style is learnt at; the server's rate (default 48000)")
     live.add_argument("--preset", metavar="NAME|PATH", help="named settings (see presets)")
     _add_setting_options(live)
     live.add_argument("--mode", choices=MODES, default=None, help="timbre or mosaic")
-    live.add_argument("--strength", type=float, metavar="0..1", help="default 0.8")
+    live.add_argument("--strength", type=_number, metavar="0..1", help="default 0.8")
     live.add_argument("--force", action="store_true", help="overwrite an existing recording")
     live.add_argument("--quiet", "-q", action="store_true", help="no summary")
 
@@ -188,19 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--clusters", "-k", type=int, metavar="K",
+    parser.add_argument("--clusters", "-k", type=_integer, metavar="K",
                         help="number of style states (default 8)")
     parser.add_argument("--wavelet", metavar="NAME",
                         help=f"discrete wavelet (default {DEFAULT_WAVELET}; "
                         f"{len(supported_wavelets())} "
                         "available, e.g. db4, sym8, coif3)")
-    parser.add_argument("--levels", type=int, metavar="N",
+    parser.add_argument("--levels", type=_integer, metavar="N",
                         help="wavelet depth, octave bands = N + 1 (default: lowest band near "
                         "86 Hz)")
-    parser.add_argument("--bands-per-octave", type=int, choices=BANDS_PER_OCTAVE, metavar="B",
+    parser.add_argument("--bands-per-octave", type=_integer, choices=BANDS_PER_OCTAVE, metavar="B",
                         help="split each octave band into B wavelet-packet bands: 1, 2, 4 "
                         "or 8 (default 1; the fine preset uses 4)")
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_integer, help="random seed (default 0)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,32 +245,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["presets"])  # doctest: +SKIP
     balanced  The content's own sound in the style's tone colour; the default
     """
+    with _stopping_signals():
+        code = _main(argv)
     try:
-        args = build_parser().parse_args(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:  # stdout closed early (| head): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """`main` without the signal handlers: runs the command, and turns errors into exit
+    codes and one line each."""
+    try:
+        args = build_parser().parse_args(_negative_words(
+            sys.argv[1:] if argv is None else argv))
         if args.command is None:
             build_parser().print_help()
             return 2
         return int(_COMMANDS[args.command](args))
     except ParameterError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return 2
     except EngineError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return 1
+    except InternalError as exc:
+        _say(f"internal error: {exc}")
+        return 1
+    except Terminated as exc:
+        _say(f"stopped by {signal.Signals(exc.signum).name}; no output was written")
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; no output was written", file=sys.stderr)
+        _say("interrupted; no output was written")
         return 130
+    except BrokenPipeError:  # stdout closed early (| head): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as exc:  # the system refused: disk full, no permission, ...
-        print(f"{PROG}: error: {exc.strerror or exc}"
-              f"{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
+        _say(f"error: {exc.strerror or exc}"
+             f"{': ' + str(exc.filename) if exc.filename else ''}")
         return 1
     except MemoryError:
-        print(f"{PROG}: error: out of memory: use shorter files or fewer --levels",
-              file=sys.stderr)
+        _say("error: out of memory: use shorter files or fewer --levels")
         return 1
     except Exception as exc:  # an internal error: report it on one line, with its type
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _say(f"internal error: {type(exc).__name__}: {exc}")
         return 1
+
+
+def _say(message: str) -> None:
+    """One line on stderr: control characters (a newline in a file name) are escaped."""
+    line = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in message)
+    print(f"{PROG}: {line}", file=sys.stderr)
+
+
+@contextmanager
+def _stopping_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the command as Ctrl-C does (`Terminated`): temporary files
+    and folders are removed and child processes stopped on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _: object) -> None:
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _settings_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -338,6 +420,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _live(args: argparse.Namespace) -> int:
     from .atomic import check_target
     from .files import plan_files
+    from .paths import regular_file
     from .supercollider.live import stream_plan, style_input
 
     inputs = [*args.style, *([args.content] if args.content else [])]
@@ -348,8 +431,8 @@ def _live(args: argparse.Namespace) -> int:
     if args.input:
         if args.content is not None:
             raise ParameterError("give CONTENT or --input, not both")
-        if args.input_file is not None and not Path(args.input_file).is_file():
-            raise ParameterError(f"--input-file {args.input_file}: no such file")
+        if args.input_file is not None:
+            regular_file(args.input_file)
         model = _live_model(args)
         report = style_input(model, server=args.server, boot=args.boot,
                              strength=args.strength if args.strength is not None else 0.8,
@@ -398,6 +481,7 @@ def _live_model(args: argparse.Namespace) -> Any:
     from .settings import Settings
     from .transfer import learn
 
+    audio.check_rate(args.sr, name="--sr")
     if len(args.style) == 1 and args.style[0].lower().endswith(MODEL_SUFFIX):
         model, _ = StyleModel.load(args.style[0])
         if model.sr_ != args.sr:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio
+from .errors import ParameterError
 from .files import RunResult, transfer_files
 from .transfer import Progress
 
@@ -103,11 +104,15 @@ def run_demo(folder: str | os.PathLike[str] = "demo-output", *, force: bool = Fa
     ['content.balanced.wav', 'content.mosaic.wav']
     """
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"{out}: is a file, not a folder: name a folder for the demo")
+    if not out.parent.is_dir():
+        raise ParameterError(f"{out}: folder {out.parent} does not exist: create it first")
+    out.mkdir(exist_ok=True)
     content, style = out / "content.wav", out / "style.wav"
     for path in (content, style):
         audio.check_output_path(path, subtype="PCM_24", force=force)
-    audio.write(content, plucked_melody(), DEMO_SR, subtype="PCM_24")
-    audio.write(style, breathy_drone(), DEMO_SR, subtype="PCM_24")
+    audio.write(content, plucked_melody(), DEMO_SR, subtype="PCM_24", force=force)
+    audio.write(style, breathy_drone(), DEMO_SR, subtype="PCM_24", force=force)
     return [transfer_files(content, [style], out / f"content.{name}.wav", preset=name,
                            force=force, progress=progress) for name in DEMO_PRESETS]

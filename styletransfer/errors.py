@@ -31,3 +31,25 @@ class EngineError(RuntimeError):
     ...
     styletransfer.errors.EngineError: scsynth stopped during the render (exit code -9)
     """
+
+
+class InternalError(RuntimeError):
+    """A fault of the tool itself, caught before it could do harm: a result that is not
+    sound audio (NaN, infinite, or constant) is never written.
+
+    Examples
+    --------
+    >>> raise InternalError("the result holds 3 NaN or infinite samples")
+    Traceback (most recent call last):
+    ...
+    styletransfer.errors.InternalError: the result holds 3 NaN or infinite samples
+    """
+
+
+class Terminated(KeyboardInterrupt):
+    """The command was asked to stop by a signal other than Ctrl-C (SIGTERM, SIGHUP): it
+    cleans up as after Ctrl-C, and exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

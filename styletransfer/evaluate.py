@@ -73,14 +73,12 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import scipy.fft
 import scipy.linalg
-import soundfile as sf
 
-from .audio import check_audio, load, resample
+from .audio import check_audio, load, read, resample
 from .errors import ParameterError
 
 #: Rate, frame length and hop of every measure.
@@ -335,21 +333,11 @@ def _as_2d(y: np.ndarray, name: str) -> np.ndarray:
 
 def _read_output(path: _Path) -> tuple[np.ndarray, int]:
     """Read the output file as it is: silent or non-finite samples are allowed."""
-    path = Path(path)
-    if not path.is_file():
-        what = "is a folder, not an audio file: name a file" if path.is_dir() else \
-            "no such file: check the path"
-        raise ParameterError(f"{path}: {what}")
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ParameterError(f"{path}: not a readable audio file ({first}): "
-                             "use WAV, FLAC, OGG, AIFF, AU or MP3") from None
+    data, sr = read(path)
     if data.size == 0:
         raise ParameterError(f"{path}: has no samples (zero length): "
                              "give a file with audio in it")
-    return np.ascontiguousarray(data.T), int(sr)
+    return data, sr
 
 
 def _prepare(y: np.ndarray, sr: int) -> _Signal:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import audio
 from .analysis import Analysis, analyse
-from .atomic import atomic_target, check_target
+from .atomic import atomic_target, atomic_targets, check_target
 from .errors import ParameterError
 from .model import StyleModel
 from .plan import RenderPlan
@@ -102,15 +102,17 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         if plan_path == out.resolve():
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
+    audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
     if engine == "sc":
         _check_sc_grid(settings, sr, y.shape[0])
     result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
                             progress=progress, engine=engine, keep_score=keep_score,
                             sources={"content": str(content), "styles": [str(s) for s in styles]})
-    gain = audio.write(out, result, sr, subtype=subtype)
-    if plan_path is not None:
-        with atomic_target(plan_path) as tmp:
-            plan.save(tmp)
+    targets = [out] if plan_path is None else [out, plan_path]
+    with atomic_targets(targets, force=force) as temps:  # both files, or neither
+        gain = audio.write_file(temps[0], result, sr, subtype=subtype, container=out.suffix)
+        if plan_path is not None:
+            plan.save(temps[1])
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
@@ -166,13 +168,16 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     settings = Settings(wavelet=plan.wavelet, levels=plan.level,
                         bands_per_octave=plan.bands_per_octave)
     y, sr = audio.load(content_path)
+    audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
     if sr != plan.sr or y.shape != (plan.n_channels, plan.n_samples):
         raise ParameterError(f"{content_path}: is not the content of this plan ({y.shape[0]} "
                              f"channels, {y.shape[1]} samples at {sr} Hz; the plan wants "
                              f"{plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): give the "
                              "right file with --content")
-    content_analysis = analyse(y, sr, wavelet=plan.wavelet, level=plan.level, hop=plan.hop,
-                               bands_per_octave=plan.bands_per_octave, name=str(content_path))
+    exponent = audio.working_exponent(y)
+    content_analysis = analyse(np.ldexp(y, exponent), sr, wavelet=plan.wavelet, level=plan.level,
+                               hop=plan.hop, bands_per_octave=plan.bands_per_octave,
+                               name=str(content_path))
     style_analysis = None
     if plan.mode == "mosaic":
         _, tracks = _load_styles(style_paths)
@@ -183,7 +188,8 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
         style_analysis = concatenate(mosaic_sources(analyses, transpose))
     result = render_plan(plan, content_analysis, style_analysis, engine=engine,
                          keep_score=keep_score)
-    gain = audio.write(out, result, sr, subtype=subtype)
+    result = np.ldexp(result, -exponent)
+    gain = audio.write(out, result, sr, subtype=subtype, force=force)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
@@ -225,8 +231,8 @@ def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
         raise ParameterError("no style files given: name at least one audio file")
     target = _check_side_path(output, MODEL_SUFFIX, inputs=tuple(styles), force=force)
     settings = Settings().updated(options or {}).checked()
-    if sr is not None and not 1000 <= sr <= 768000:
-        raise ParameterError(f"--sr {sr} is out of range: use 1000 to 768000")
+    if sr is not None:
+        audio.check_rate(sr, name="--sr")
     for path in styles:
         if str(path).lower().endswith(MODEL_SUFFIX):
             raise ParameterError(f"{path}: is a learnt model, not audio: learn from audio files")
@@ -237,7 +243,7 @@ def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
                   names=[str(path) for path in styles])
     kept = ([audio.to_channels(audio.resample(y, y_sr, rate), n_channels) for y, y_sr in tracks]
             if keep_audio else None)
-    with atomic_target(target) as tmp:
+    with atomic_target(target, force=force) as tmp:
         model.save(tmp, audio=kept)
     return model
 
@@ -284,8 +290,6 @@ def _load_styles(styles: Sequence[str | os.PathLike[str]],
     if models and len(styles) > 1:
         raise ParameterError("give either one learnt .npz style or audio files, not both")
     if models:
-        if not Path(models[0]).is_file():
-            raise ParameterError(f"{models[0]}: no such file: check the path")
         model, tracks = StyleModel.load(models[0])
         return model, [(track, model.sr_) for track in tracks]
     return None, [audio.load(path) for path in styles]

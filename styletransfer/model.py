@@ -17,8 +17,17 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from .analysis import Analysis
-from .archive import load_archive, save_archive
+from .analysis import BANDS_PER_OCTAVE, Analysis, band_sizes, supported_wavelets
+from .archive import (
+    ArraySpec,
+    Source,
+    check_shape,
+    load_archive,
+    meta_choice,
+    meta_int,
+    save_archive,
+)
+from .audio import MAX_CHANNELS, SAMPLE_RATES
 from .errors import ParameterError
 
 FORMAT_VERSION = 1
@@ -150,23 +159,58 @@ class StyleModel:
     def load(cls, path: str | os.PathLike[str]) -> tuple[StyleModel, list[np.ndarray]]:
         """Load a model saved by `save`; returns ``(model, style tracks)`` (the list may be empty).
 
-        Raises `ParameterError` for a file that is not a style model.
+        Every field is checked (`MODEL_ARRAYS`, and the settings against each other and
+        the arrays' shapes), so a damaged or hostile file raises `ParameterError`, naming
+        the file and the field, before anything is computed from it.
         """
-        meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION,
-                                    hint="make one with 'styletransfer learn'")
-        try:
-            model = cls(n_states=int(meta["n_states"]), seed=int(meta["seed"]))
-            for name in _ARRAYS:
-                setattr(model, name + "_", arrays[name])
-            audio = [arrays[f"audio_{i}"] for i in range(int(meta["n_tracks"]))]
-            model.sr_, model.wavelet_ = int(meta["sr"]), str(meta["wavelet"])
-            model.level_, model.hop_ = int(meta["level"]), int(meta["hop"])
-            model.n_bands_ = int(meta["n_bands"])
-            model.bands_per_octave_ = int(meta.get("bands_per_octave", 1))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ParameterError(f"{path}: style model is incomplete (missing {exc}): "
-                                 "learn it again with 'styletransfer learn'") from None
-        model.n_states_ = int(model.means_.shape[0])
+        meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION, MODEL_ARRAYS,
+                                    hint=_HINT, extra=(r"audio_[0-9]+", AUDIO_ARRAY))
+        where = Source(path, ARCHIVE_KIND, _HINT)
+        model = cls(n_states=meta_int(meta, "n_states", 1, 64, where),
+                    seed=meta_int(meta, "seed", 0, 2**32 - 1, where))
+        model.sr_ = meta_int(meta, "sr", *SAMPLE_RATES, where)
+        model.wavelet_ = meta_choice(meta, "wavelet", supported_wavelets(), where)
+        model.level_ = meta_int(meta, "level", 1, 16, where)
+        model.hop_ = meta_int(meta, "hop", 2**model.level_, 2**20, where)
+        if model.hop_ % 2**model.level_:
+            raise where.error(f"field 'hop' is {model.hop_}, not a multiple of 2**level")
+        model.bands_per_octave_ = meta_choice(meta, "bands_per_octave", BANDS_PER_OCTAVE,
+                                              where, default=1)
+        n_bands = len(band_sizes(model.hop_, model.level_, model.bands_per_octave_))
+        model.n_bands_ = meta_choice(meta, "n_bands", [n_bands], where)
+        n_tracks = meta_int(meta, "n_tracks", 0, 10_000, where)
+        states = arrays["means"].shape[0] if arrays["means"].ndim == 2 else 0
+        if not 1 <= states <= model.n_states:
+            raise where.error(f"member 'means' has {states} states, not 1 to "
+                              f"{model.n_states}")
+        frames = arrays["labels"].shape[0]
+        features = 2 * n_bands + 1
+        shapes = {"mean": (features,), "scale": (features,), "codebook": (states, features),
+                  "means": (states, features), "variances": (states, features),
+                  "weights": (states,), "labels": (frames,), "features": (frames, features),
+                  "track": (frames,), "transitions": (states, states),
+                  "shape_mean": (states, n_bands), "shape_std": (states, n_bands)}
+        for name, shape in shapes.items():
+            check_shape(arrays[name], shape, name, where)
+        if frames < 1 or arrays["labels"].max() >= states:
+            raise where.error("member 'labels' names states that do not exist")
+        for name, axis in (("weights", 0), ("transitions", 1)):
+            if not np.allclose(arrays[name].sum(axis=axis), 1.0, atol=1e-6):
+                raise where.error(f"member {name!r} does not add up to 1")
+        tracks = sorted(name for name in arrays if name.startswith("audio_"))
+        if tracks != sorted(f"audio_{index}" for index in range(n_tracks)):
+            raise where.error(f"holds audio members {tracks}, not the {n_tracks} its "
+                              "'n_tracks' says")
+        for name in _ARRAYS:
+            setattr(model, name + "_", arrays[name])
+        model.n_states_ = states
+        audio = []
+        for index in range(n_tracks):
+            track = arrays[f"audio_{index}"]
+            if not 1 <= track.shape[0] <= MAX_CHANNELS or track.shape[1] < 1:
+                raise where.error(f"member 'audio_{index}' has shape {track.shape}, not "
+                                  "(channels, samples)")
+            audio.append(track.astype(np.float32, copy=False))
         return model, audio
 
     def _check_fitted(self) -> None:
@@ -176,6 +220,27 @@ class StyleModel:
 
 _ARRAYS = ("mean", "scale", "codebook", "means", "variances", "weights", "labels",
            "features", "track", "transitions", "shape_mean", "shape_std")
+_HINT = "learn the style again with 'styletransfer learn'"
+#: Bound on feature values (log band shares, log crest factors, log energies) and their
+#: standardised forms: far beyond any real model's, near enough that nothing overflows.
+_BOUND = 1e4
+#: What each array of a saved model must hold (the shapes are checked by `StyleModel.load`).
+MODEL_ARRAYS = {
+    "mean": ArraySpec("f", 1, -_BOUND, _BOUND),
+    "scale": ArraySpec("f", 1, 1e-12, _BOUND),
+    "codebook": ArraySpec("f", 2, -_BOUND, _BOUND),
+    "means": ArraySpec("f", 2, -_BOUND, _BOUND),
+    "variances": ArraySpec("f", 2, 1e-12, _BOUND**2),
+    "weights": ArraySpec("f", 1, 0.0, 1.0),
+    "labels": ArraySpec("iu", 1, 0, 63),
+    "features": ArraySpec("f", 2, -_BOUND, _BOUND),
+    "track": ArraySpec("iu", 1, 0, 10_000),
+    "transitions": ArraySpec("f", 2, 0.0, 1.0),
+    "shape_mean": ArraySpec("f", 2, -_BOUND, 1e-6),
+    "shape_std": ArraySpec("f", 2, 1e-6, _BOUND),
+}
+#: A style track kept in a model: float samples within +-1e6 (finite, not absurdly loud).
+AUDIO_ARRAY = ArraySpec("f", 2, -1e6, 1e6)
 
 
 def single_threaded() -> AbstractContextManager[object]:

@@ -16,8 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import band_edges, band_sizes
-from .archive import load_archive, save_archive
+from .analysis import BANDS_PER_OCTAVE, band_edges, band_sizes, supported_wavelets
+from .archive import (
+    ArraySpec,
+    Source,
+    check_shape,
+    load_archive,
+    meta_choice,
+    meta_float,
+    meta_int,
+    save_archive,
+)
+from .audio import MAX_CHANNELS, SAMPLE_RATES
 from .errors import ParameterError
 
 MODES = ("identity", "timbre", "mosaic")
@@ -179,19 +189,55 @@ class RenderPlan:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RenderPlan:
-        """Load a plan saved by `save`; raises `ParameterError` for anything else."""
-        meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION,
-                                    hint="make one with 'styletransfer run --save-plan'")
-        try:
-            return cls(mode=str(meta["mode"]), sr=int(meta["sr"]),
-                       n_samples=int(meta["n_samples"]), n_channels=int(meta["n_channels"]),
-                       wavelet=str(meta["wavelet"]), level=int(meta["level"]),
-                       hop=int(meta["hop"]), gains=arrays["gains"].astype(np.float32),
-                       segments=arrays["segments"].astype(np.int64),
-                       envelope=float(meta.get("envelope", 0.0)),
-                       shifts=int(meta.get("shifts", 1)), sources=dict(meta.get("sources", {})),
-                       settings=dict(meta.get("settings", {})),
-                       bands_per_octave=int(meta.get("bands_per_octave", 1)))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ParameterError(f"{path}: render plan is incomplete (missing {exc}): "
-                                 "save it again with 'styletransfer run --save-plan'") from None
+        """Load a plan saved by `save`.
+
+        Every field is checked (`PLAN_ARRAYS`, the settings, and the arrays' shapes
+        against them), so a damaged or hostile file raises `ParameterError`, naming the
+        file and the field, before anything is rendered from it.
+        """
+        meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION, PLAN_ARRAYS,
+                                    hint=_HINT)
+        where = Source(path, ARCHIVE_KIND, _HINT)
+        mode = meta_choice(meta, "mode", MODES, where)
+        level = meta_int(meta, "level", 1, 16, where)
+        hop = meta_int(meta, "hop", 2**level, 2**20, where)
+        if hop % 2**level:
+            raise where.error(f"field 'hop' is {hop}, not a multiple of 2**level")
+        bands_per_octave = meta_choice(meta, "bands_per_octave", BANDS_PER_OCTAVE, where,
+                                       default=1)
+        n_samples = meta_int(meta, "n_samples", 1, 2**40, where)
+        n_frames = -(-n_samples // hop)
+        n_bands = len(band_sizes(hop, level, bands_per_octave))
+        check_shape(arrays["gains"], (n_frames, n_bands), "gains", where)
+        check_shape(arrays["segments"], (n_frames,), "segments", where)
+        segments = arrays["segments"].astype(np.int64)
+        if (mode == "mosaic") != bool(segments.size and segments.min() >= 0):
+            raise where.error(f"member 'segments' does not fit a {mode} plan")
+        sources = meta.get("sources", {})
+        styles = sources.get("styles") if isinstance(sources, dict) else None
+        if (not isinstance(sources, dict)
+                or not isinstance(sources.get("content"), str | None)
+                or not (styles is None or (isinstance(styles, list)
+                                           and all(isinstance(s, str) for s in styles)))):
+            raise where.error("field 'sources' is not {content: path, styles: [paths]}")
+        settings = meta.get("settings", {})
+        if not isinstance(settings, dict):
+            raise where.error("field 'settings' is not an object")
+        meta_int(settings, "transpose", 0, 6, where, default=0)
+        return cls(mode=mode, sr=meta_int(meta, "sr", *SAMPLE_RATES, where),
+                   n_samples=n_samples,
+                   n_channels=meta_int(meta, "n_channels", 1, MAX_CHANNELS, where),
+                   wavelet=meta_choice(meta, "wavelet", supported_wavelets(), where),
+                   level=level, hop=hop, gains=arrays["gains"].astype(np.float32),
+                   segments=segments,
+                   envelope=meta_float(meta, "envelope", 0.0, 1.0, where, default=0.0),
+                   shifts=meta_int(meta, "shifts", 1, 2**level, where, default=1),
+                   sources=dict(sources), settings=dict(settings),
+                   bands_per_octave=bands_per_octave)
+
+
+_HINT = "save it again with 'styletransfer run --save-plan'"
+#: What each array of a saved plan must hold (the shapes are checked by `RenderPlan.load`):
+#: gains are amplitudes no band boost can exceed (60 dB), segments style frames (or -1).
+PLAN_ARRAYS = {"gains": ArraySpec("f", 2, 0.0, 1000.0),
+               "segments": ArraySpec("iu", 1, -1, 2**40)}

@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ParameterError
+from .paths import regular_file
 from .settings import Settings, field_types
+
+#: Largest preset file read, in bytes.
+MAX_PRESET_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -61,23 +65,33 @@ def load_preset(name_or_path: str) -> Preset:
         path = shipped[name_or_path]
     else:
         path = Path(name_or_path)
-        if path.suffix != ".toml" or not path.is_file():
+        if path.suffix != ".toml" or not path.exists():
             raise ParameterError(f"--preset {name_or_path!r} is neither a preset name nor a "
                                  f".toml file: use one of {', '.join(shipped)} "
                                  "(see 'styletransfer presets')")
+        regular_file(path)
     try:
+        if path.stat().st_size > MAX_PRESET_BYTES:
+            raise ParameterError(f"{path}: is {path.stat().st_size} bytes, too large for a "
+                                 "preset: fix the preset file")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ParameterError(f"{path}: cannot read preset ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"{path}: malformed TOML ({exc}): fix the preset file") from None
+    except RecursionError:
+        raise ParameterError(f"{path}: malformed TOML (nested too deeply): fix the preset "
+                             "file") from None
     return _checked_preset(path, data)
 
 
 def _checked_preset(path: Path, data: dict[str, Any]) -> Preset:
     types = field_types()
     description = data.pop("description", None)
-    if not isinstance(description, str) or not description.strip():
+    if description is not None and not isinstance(description, str):
+        raise ParameterError(f"{path}: key 'description' must be text, got "
+                             f"{type(description).__name__}: write it in quotes")
+    if not description or not description.strip():
         raise ParameterError(f"{path}: key 'description' is missing or empty: add a one-line "
                              "description")
     for key, value in data.items():
@@ -88,7 +102,8 @@ def _checked_preset(path: Path, data: dict[str, Any]) -> Preset:
         ok = (isinstance(value, wanted) if wanted is not float
               else isinstance(value, int | float)) and not isinstance(value, bool)
         if not ok:
-            raise ParameterError(f"{path}: key {key!r} must be {wanted.__name__}, got {value!r}")
+            shown = repr(value) if len(repr(value)) <= 30 else type(value).__name__
+            raise ParameterError(f"{path}: key {key!r} must be {wanted.__name__}, got {shown}")
     values = {k: float(v) if types[k] is float else v for k, v in data.items()}
     try:
         Settings().updated(values).checked()

@@ -146,10 +146,20 @@ def field_types() -> dict[str, type]:
 
 def _check_range(name: str, value: Any, low: float, high: float, kind: type) -> None:
     flag = "--" + name.replace("_", "-")
+    bounds = f"from {_number(low, kind)} to {_number(high, kind)}"
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if not numeric or (kind is int and not float(value).is_integer()):
-        raise ParameterError(f"{flag} {value!r} is not a{'n integer' if kind is int else ' number'}"
-                             f": use a value from {low:g} to {high:g}")
-    if not low <= value <= high:
-        raise ParameterError(f"{flag} {value!r} is out of range: use a value from "
-                             f"{low:g} to {high:g}")
+    if not numeric or (kind is int and isinstance(value, float) and not value.is_integer()):
+        raise ParameterError(f"{flag} {_shown(value)} is not a"
+                             f"{'n integer' if kind is int else ' number'}: use a value {bounds}")
+    if not low <= value <= high:  # False for NaN too
+        raise ParameterError(f"{flag} {_shown(value)} is out of range: use a value {bounds}")
+
+
+def _number(bound: float, kind: type) -> str:
+    return str(int(bound)) if kind is int else f"{bound:g}"
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: at most 30 characters (a 400-digit number is cut)."""
+    text = repr(value)
+    return text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .analysis import ENERGY_FLOOR, Analysis, analyse, default_hop, default_level, frame_chroma
-from .audio import check_audio, resample, to_channels
+from .audio import check_audio, resample, to_channels, working_exponent
 from .engine_numpy import render
 from .errors import ParameterError
 from .mapping import Mapping, StyleFrames, choose_segments, map_content, onset_jump_scale
@@ -81,8 +81,9 @@ def transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, in
     plan, content_analysis, style_analysis = plan_transfer(
         content, sr, styles, settings=settings, model=model, progress=progress, sources=sources)
     _step(progress, "rendering")
-    return render_plan(plan, content_analysis, style_analysis, engine=engine,
-                       keep_score=keep_score), plan
+    audio = render_plan(plan, content_analysis, style_analysis, engine=engine,
+                        keep_score=keep_score)
+    return np.ldexp(audio, -working_exponent(content)), plan
 
 
 def render_plan(plan: RenderPlan, content: Analysis | None, style: Analysis | None, *,
@@ -115,11 +116,17 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
                   settings: Settings | None = None, model: StyleModel | None = None,
                   progress: Progress | None = None, sources: dict[str, object] | None = None,
                   ) -> tuple[RenderPlan, Analysis, Analysis | None]:
-    """Everything `transfer` does but rendering: returns the plan and the analyses it needs."""
+    """Everything `transfer` does but rendering: returns the plan and the analyses it needs.
+
+    A content or style whose peak lies beyond about -120..+120 dBFS is analysed scaled by
+    a power of two (`working_exponent`), so the content analysis may hold the content scaled;
+    `transfer` scales the result back.
+    """
     settings = (settings or Settings()).checked()
     if model is not None:
         settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
     check_audio(content, name="content")
+    content = np.ldexp(content, working_exponent(content))  # exact, see working_exponent
     level, hop = analysis_grid(settings, sr)
     _step(progress, "analysing content")
     names = dict(sources or {})
@@ -206,7 +213,7 @@ def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_chann
         name = (names[index] if names is not None and len(names) == len(styles)
                 else f"style {index + 1}")
         check_audio(y, name=name)
-        y = to_channels(resample(y, style_sr, sr), n_channels)
+        y = to_channels(resample(np.ldexp(y, working_exponent(y)), style_sr, sr), n_channels)
         analyses.append(analyse(y, sr, wavelet=settings.wavelet, level=level, hop=hop,
                                 bands_per_octave=settings.bands_per_octave, name=name))
     return analyses

@@ -109,21 +109,30 @@ def test_limit_peak_is_one_gain_for_the_whole_file() -> None:
 
 def test_writes_are_atomic_and_keep_permissions(tmp_path: Path) -> None:
     out = tmp_path / "x.wav"
-    audio.write(out, np.full((1, 100), 0.1), SR)
+    audio.write(out, 0.1 * np.sin(np.arange(100.0))[None, :], SR)
     assert [p.name for p in tmp_path.iterdir()] == ["x.wav"]
     assert oct(out.stat().st_mode & 0o777) != oct(0o600)
 
 
 @pytest.mark.parametrize("mode", ["timbre", "mosaic"])
-def test_one_frame_and_constant_inputs_work(tmp_path: Path, mode: str) -> None:
-    """The shortest accepted input (one frame) and a constant (DC) style still render."""
+def test_one_frame_works_and_constant_inputs_are_refused(tmp_path: Path, mode: str,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         ) -> None:
+    """The shortest accepted input (one frame) renders; a constant (DC) content or style
+    holds no sound to style or take, and would only make a DC output: refused."""
     rng = np.random.default_rng(4)
     one_frame, constant = tmp_path / "one.wav", tmp_path / "dc.wav"
     sf.write(one_frame, rng.standard_normal(512) * 0.1, SR)  # 512 samples: one frame at 22.05 kHz
     sf.write(constant, np.full(SR, 0.3), SR)
-    for content, style in ((one_frame, one_frame), (one_frame, constant), (constant, one_frame)):
+    out = tmp_path / "one-one.wav"
+    assert main(["run", str(one_frame), "--style", str(one_frame), "-o", str(out), "--mode",
+                 mode, "--quiet"]) == 0
+    y, _ = read(out)
+    assert y.shape[1] == sf.info(one_frame).frames and np.all(np.isfinite(y))
+    for content, style in ((one_frame, constant), (constant, one_frame)):
         out = tmp_path / f"{content.stem}-{style.stem}.wav"
-        assert main(["run", str(content), "--style", str(style), "-o", str(out), "--mode", mode,
-                     "--quiet"]) == 0
-        y, _ = read(out)
-        assert y.shape[1] == sf.info(content).frames and np.all(np.isfinite(y))
+        capsys.readouterr()
+        assert main(["run", str(content), "--style", str(style), "-o", str(out), "--mode",
+                     mode, "--quiet"]) == 2
+        assert "is constant" in capsys.readouterr().err
+        assert not out.exists()

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from ..analysis import Analysis
+from ..audio import read
 from ..errors import EngineError, ParameterError
 from ..model import StyleModel
 from ..plan import RenderPlan
@@ -262,6 +262,7 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
     if plan.mode == "mosaic" and style is None:
         raise ParameterError("a mosaic plan needs the style's analysis to play")
     report = LiveReport()
+    stopped: KeyboardInterrupt | None = None
     ahead = max(2, int(np.ceil(latency / plan.frame_seconds)))
     rows = ahead + RING_SLACK
     with tempfile.TemporaryDirectory(prefix="st-live-") as work, \
@@ -295,8 +296,8 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
             client.send(osc.Bundle(time.time() + latency, tuple(start_messages)))
             ring.wait(end_frame, timeout=latency + 5.0, on_frame=on_frame)
             session.wait_recording(timeout=5.0)
-        except KeyboardInterrupt:
-            report.interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal that stops the command
+            report.interrupted, stopped = True, exc
         finally:
             client.off("/st/frame", ring.on_frame)
             client.off("/st/late", ring.on_late)
@@ -304,8 +305,8 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
         if record is not None and Path(record).is_file():
             trim_wav(Path(record), score.delay_samples, plan.n_samples)
         report.late = ring.late + (booted.late_count if booted is not None else 0)
-    if report.interrupted:
-        raise KeyboardInterrupt
+    if stopped is not None:
+        raise stopped
     return report
 
 
@@ -376,6 +377,7 @@ def trim_wav(path: Path, start: int, length: int) -> None:
 
     Examples
     --------
+    >>> import soundfile as sf
     >>> sf.write("/tmp/take.wav", np.arange(8.0)[:, None] * [1, 1], 8000, subtype="FLOAT")
     >>> trim_wav(Path("/tmp/take.wav"), 3, 4)
     >>> sf.read("/tmp/take.wav")[0][:, 0].tolist()
@@ -492,6 +494,10 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
     sr, level, hop = model.sr_, model.level_, model.hop_
     check_input_bands(model.bands_per_octave_)
     n_bands = model.n_bands_
+    stopped: KeyboardInterrupt | None = None
+    if seconds is not None and not 0 < seconds <= 1e6:
+        raise ParameterError(f"--seconds {seconds} is out of range: use a number of seconds "
+                             "above 0")
     if n_bands > MAX_BANDS:
         raise ParameterError(f"the style has {n_bands} bands; live input measures at most "
                              f"{MAX_BANDS}: learn it with --levels {MAX_BANDS - 1} or fewer")
@@ -509,12 +515,12 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
             client.next_node_id()
         player, analyser = first, first + 1
         if input_file is not None:
-            y, file_sr = sf.read(input_file, dtype="float32", always_2d=True)
-            buf = session.load_audio("input", y.T[:SC_CHANNELS], file_sr)
+            signal, file_sr = read(input_file)
+            buf = session.load_audio("input", signal[:SC_CHANNELS], file_sr)
             start.append(osc.s_new("st_play", player, osc.AddAction.HEAD, 0,
                                    {"buf": buf, "out_bus": CONTENT_BUS}))
             in_bus = CONTENT_BUS
-            length = y.shape[0] / file_sr
+            length = signal.shape[1] / file_sr
             duration = length if duration is None else min(duration, length)
         plan = RenderPlan.identity(sr=int(status.nominal_sr or sr), n_samples=hop,
                                    n_channels=SC_CHANNELS, wavelet=model.wavelet_,
@@ -538,15 +544,15 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
             began = time.monotonic()
             while duration is None or time.monotonic() - began < duration:
                 time.sleep(0.05)
-        except KeyboardInterrupt:
-            report.interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal that stops the command
+            report.interrupted, stopped = True, exc
         finally:
             client.off("/st/bands", loop.on_bands)
             session.close([player, analyser, ids.group])
         if booted is not None:
             report.late = booted.late_count
-    if report.interrupted:
-        raise KeyboardInterrupt
+    if stopped is not None:
+        raise stopped
     return report
 
 
