@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,10 @@ import soundfile as sf
 from styletransfer.demo import breathy_drone, plucked_melody
 
 SR = 22050
+# Every command a test runs in a child process fails on a RuntimeWarning (numpy's "invalid
+# value encountered", say), as the tests themselves do (pyproject.toml): none may reach a
+# user's terminal.
+os.environ["PYTHONWARNINGS"] = "error::RuntimeWarning"
 
 
 @pytest.fixture(scope="session")
