@@ -53,6 +53,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import BASELINES, read_audio, write_audio
+from notes import note_scores
 
 from styletransfer.evaluate import METRICS, evaluate_files
 
@@ -71,8 +72,12 @@ CUSTOM: dict[str, tuple[str, ...]] = {
 }
 #: Peer systems: name -> runner script in ``benchmarks/peers``.
 PEERS = {"gamut": "gamut_mosaic.py", "letitbee": "letitbee.py", "random-cnn": "random_cnn.py"}
+#: The ground truth itself, as a system (paired tasks only): the reference for every measure.
+TRUTH = "truth"
 #: Systems run when ``--systems`` is not given.
-DEFAULT_SYSTEMS = (*[f"st-{p}" for p in ST_PRESETS], *BASELINES, *PEERS)
+DEFAULT_SYSTEMS = (*[f"st-{p}" for p in ST_PRESETS], TRUTH, *BASELINES, *PEERS)
+#: Measures added by the benchmark to `METRICS`: note F1 of the output against the content.
+NOTE_METRICS = ("note_f1", "note_precision", "note_recall")
 #: Measures that need a ground truth: their medians are over the paired tasks only.
 PAIRED_ONLY = ("mcd_output", "mcd_content", "mcd_reduction")
 #: Short column headings of the table.
@@ -81,6 +86,8 @@ LABELS = {
     "mfcc_distance_output": "mfccOut", "mfcc_distance_content": "mfccCon",
     "texture_distance_output": "texOut", "texture_distance_content": "texCon",
     "onset_corr": "onset", "chroma_cos": "chroma", "loudness_corr": "loudness",
+    "f0_raw_pitch": "f0RPA", "f0_voicing": "f0Voic", "note_f1": "noteF1",
+    "note_precision": "noteP", "note_recall": "noteR",
     "mcd_output": "mcdOut", "mcd_content": "mcdCon", "mcd_reduction": "mcdRed",
     "duration_ratio": "durRatio", "peak_dbfs": "peakdB", "clip_fraction": "clip",
     "nonfinite_fraction": "nonfin", "silent": "silent",
@@ -130,6 +137,8 @@ def parse_system(name: str) -> System:
         options.extend(item.split("=", 1) if item.startswith("--") else [item])
     if base in CUSTOM:
         return System(name, "cli", base, (*CUSTOM[base], *options))
+    if base == TRUTH:
+        return System(name, "truth", base)
     if base in BASELINES:
         if options:
             raise ValueError(f"baseline {base!r} takes no options")
@@ -201,6 +210,8 @@ class CodeDigests:
             return self._get("cli", paths)
         if system.kind == "baseline":
             return self._get("baseline", [HERE / "baselines.py"])
+        if system.kind == "truth":
+            return "truth"
         script = PEERS_DIR / system.target
         return self._get(f"peer:{script.name}", [script, HERE / "baselines.py"])
 
@@ -308,6 +319,12 @@ def render(system: System, task: Task, out: Path, timeout: float, seed: int,
     log = out.with_suffix(".log")
     if system.kind == "baseline":
         return run_baseline(system.target, task, out)
+    if system.kind == "truth":
+        if task.truth is None:
+            return Outcome(False, 0.0, "no ground truth: a real-music task")
+        started = time.perf_counter()
+        out.write_bytes(task.truth.read_bytes())
+        return Outcome(True, time.perf_counter() - started)
     if system.kind == "cli":
         command = [*cli_command(), "run", str(task.content), "--style", str(task.style),
                    "-o", str(out), *system.options, "--force", "-q"]
@@ -412,6 +429,27 @@ def run_one(system: System, task: Task, out_dir: Path, old: dict[str, Any] | Non
     return record
 
 
+def add_note_scores(records: list[dict[str, Any]], tasks: list[Task], out_dir: Path) -> None:
+    """Add the note F1, precision and recall of every output against its content's notes
+    (`notes.note_scores`) to the records; NaN for all when the transcriber is unavailable."""
+    contents = {task.name: task.content for task in tasks}
+    pairs = {id(r): (contents[r["task"]], out_dir / r["output"]) for r in records
+             if r["status"] == "ok"}
+    print(f"\ntranscribing notes of {len({p for pair in pairs.values() for p in pair})} files "
+          "(Basic Pitch)...", flush=True)
+    try:
+        scores = note_scores(pairs.values(), out_dir / "notes-cache", out_dir / "notes.log")
+    except RuntimeError as exc:
+        print(f"no note F1: {exc}", flush=True)
+        scores = {}
+    for record in records:
+        if id(record) in pairs:
+            reference, estimate = pairs[id(record)]
+            found = scores.get((str(reference), str(estimate)), (math.nan,) * 3)
+            record["metrics"].update(dict(zip(("note_precision", "note_recall", "note_f1"),
+                                              found, strict=True)))
+
+
 def fmt(value: float, decimals: int | None = None) -> str:
     """A compact rendering of a median, with ``decimals`` if given."""
     if math.isnan(value):
@@ -492,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the outputs (default benchmarks/out/quality)")
     parser.add_argument("--json", type=Path, help="results file (default OUT/results.json)")
     parser.add_argument("--no-peers", action="store_true", help="leave out the peer systems")
+    parser.add_argument("--no-notes", action="store_true",
+                        help="leave out the note F1 (no transcriber environment needed)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep stored outputs and measures whose inputs and code are "
                         "unchanged")
@@ -560,6 +600,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"chroma {fmt(m.get('chroma_cos', math.nan))}", flush=True)
 
     metrics = list(METRICS)
+    if not args.no_notes:
+        add_note_scores(records, tasks, out_dir)
+        save_results(results_path, stored)
+        metrics += NOTE_METRICS
     kinds = sorted({t.kind for t in tasks})
     print()
     print(table(records, systems, metrics,

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import struct
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -98,12 +99,14 @@ def save_archive(path: str | os.PathLike[str], kind: str, version: int, meta: di
 
 def load_archive(path: str | os.PathLike[str], kind: str, version: int,
                  specs: Mapping[str, ArraySpec], *, hint: str,
+                 optional: Mapping[str, ArraySpec] | None = None,
                  extra: tuple[str, ArraySpec] | None = None,
                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and check an archive written by `save_archive`; returns ``(meta, arrays)``.
 
-    ``specs`` names the members the format requires; ``extra`` is a regular expression
-    for optional members (e.g. ``audio_[0-9]+``) and their spec. Raises `ArchiveError`
+    ``specs`` names the members the format requires, ``optional`` those it may hold;
+    ``extra`` is a regular expression for more optional members (e.g. ``audio_[0-9]+``)
+    and their spec. Raises `ArchiveError`
     (its message ends with ``hint``) for a file that is missing, not a regular file, not an
     archive of ``kind``, holds other members, objects (pickle) or non-finite or
     out-of-range values, or comes from a newer format version.
@@ -120,7 +123,7 @@ def load_archive(path: str | os.PathLike[str], kind: str, version: int,
             members = {_member_name(info.filename): info for info in archive.infolist()}
             if "meta" not in members:
                 raise refuse(f"not a styletransfer {kind} (no metadata)")
-            wanted = {"meta": ArraySpec("U", 0), **specs}
+            wanted = {"meta": ArraySpec("U", 0), **specs, **(optional or {})}
             for name in members:
                 if name not in wanted and not (extra and re.fullmatch(extra[0], name)):
                     raise refuse(f"{kind} holds an unknown member {name!r}")
@@ -141,7 +144,7 @@ def load_archive(path: str | os.PathLike[str], kind: str, version: int,
             for name, info in members.items():
                 if name == "meta":
                     continue
-                spec = specs.get(name) or (extra[1] if extra else None)
+                spec = wanted.get(name) or (extra[1] if extra else None)
                 assert spec is not None
                 arrays[name] = _read_member(archive, info, name, spec, refuse)
     except ParameterError:
@@ -271,7 +274,8 @@ def _read_header(handle: IO[bytes], name: str, refuse: Any) -> tuple[tuple[int, 
             shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
         else:
             raise ValueError(f"npy format {major}")
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, tokenize.TokenError) as exc:
+        # numpy parses the header as a Python literal: damaged bytes fail in many ways
         raise refuse(f"member {name!r} is not a numpy array ({_first_line(exc)})") from None
     return tuple(int(n) for n in shape), np.dtype(dtype), handle.tell()
 

@@ -34,6 +34,12 @@ Content kept (output vs content):
   estimated from the content; 0 where one is all zero).
 - ``loudness_corr``: Pearson correlation of the frame RMS levels in dB, each floored at
   80 dB below its own loudest frame.
+- ``f0_raw_pitch``: over the content's voiced frames, the share where the output's pitch is
+  within 50 cents of the content's (`styletransfer.pitch`: pyin, 65-2093 Hz, a quarter
+  semitone grid; octave errors count as wrong). It follows one voice: a measure of notes
+  for one-voice content, not for chords or full mixes.
+- ``f0_voicing``: over the frames active in either, the share where content and output are
+  both voiced or both unvoiced (pyin's decision).
 
 Against a ground truth T (``mcd_output``: output vs T, ``mcd_content``: content vs T):
 
@@ -80,6 +86,7 @@ import scipy.linalg
 
 from .audio import check_audio, load, read, resample
 from .errors import ParameterError
+from .pitch import raw_pitch, track_f0, voicing_agreement
 
 #: Rate, frame length and hop of every measure.
 SR = 22050
@@ -111,6 +118,9 @@ _TABLE: dict[str, tuple[str, str, str]] = {
     "onset_corr": (".3f", "", "onset-strength correlation with the content (1 = same rhythm)"),
     "chroma_cos": (".3f", "", "chroma cosine similarity with the content (1 = same pitches)"),
     "loudness_corr": (".3f", "", "loudness-curve correlation with the content (1 = same)"),
+    "f0_raw_pitch": (".3f", "", "share of the content's voiced frames whose pitch is kept "
+                     "(pyin, one-voice content)"),
+    "f0_voicing": (".3f", "", "share of active frames voiced in both or in neither (pyin)"),
     "mcd_output": (".2f", "dB", "mel-cepstral distortion, output vs ground truth"),
     "mcd_content": (".2f", "dB", "mel-cepstral distortion, content vs ground truth"),
     "mcd_reduction": (".3f", "", "1 - output/content MCD (1 = matches the ground truth)"),
@@ -288,6 +298,10 @@ def _evaluate(inputs: dict[str, tuple[np.ndarray, int]],
     metrics["onset_corr"] = _onset_corr(o, c)
     metrics["chroma_cos"] = _chroma_cos(o, c)
     metrics["loudness_corr"] = _loudness_corr(o, c)
+    c_f0, o_f0 = track_f0(c.y), track_f0(o.y)
+    n = min(c.active.size, o.active.size)
+    metrics["f0_raw_pitch"] = raw_pitch(c_f0, o_f0)
+    metrics["f0_voicing"] = voicing_agreement(c_f0, o_f0, c.active[:n] | o.active[:n])
 
     if "truth" in signals:
         t_cep = _cepstra(signals["truth"])

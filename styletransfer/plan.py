@@ -91,6 +91,11 @@ class RenderPlan:
         The settings that made the plan (strength, clusters, seed, ...), for the record.
     bands_per_octave : int
         Packet splits of the detail bands (see `analysis.packet_depths`).
+    states : np.ndarray or None
+        ``(n_frames,)`` int64, the style state each frame was mapped to most (-1: none), for
+        the record and for pictures; None when not recorded.
+    state_shapes : np.ndarray or None
+        ``(n_states, n_bands)`` float32, the mean log band shape of each style state.
 
     Examples
     --------
@@ -114,6 +119,8 @@ class RenderPlan:
     sources: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     bands_per_octave: int = 1
+    states: np.ndarray | None = None
+    state_shapes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -130,6 +137,17 @@ class RenderPlan:
         if self.segments.shape != (n_frames,):
             raise ParameterError(f"plan segments have shape {self.segments.shape}, "
                                  f"expected ({n_frames},)")
+        if (self.states is None) != (self.state_shapes is None):
+            raise ParameterError("plan states and state shapes go together")
+        if self.states is not None and self.state_shapes is not None:
+            if self.states.shape != (n_frames,) or self.state_shapes.ndim != 2 or (
+                    self.state_shapes.shape[1] != n_bands):
+                raise ParameterError(f"plan states have shape {self.states.shape} and state "
+                                     f"shapes {self.state_shapes.shape}, expected "
+                                     f"({n_frames},) and (n_states, {n_bands})")
+            if self.states.size and not -1 <= self.states.min() <= self.states.max() < len(
+                    self.state_shapes):
+                raise ParameterError("plan states name states that do not exist")
 
     @classmethod
     def identity(cls, *, sr: int, n_samples: int, n_channels: int, wavelet: str, level: int,
@@ -184,8 +202,10 @@ class RenderPlan:
                 "hop": self.hop, "bands_per_octave": self.bands_per_octave,
                 "envelope": self.envelope, "shifts": self.shifts, "sources": self.sources,
                 "settings": self.settings}
-        save_archive(path, ARCHIVE_KIND, FORMAT_VERSION, meta,
-                     {"gains": self.gains, "segments": self.segments})
+        arrays = {"gains": self.gains, "segments": self.segments}
+        if self.states is not None and self.state_shapes is not None:
+            arrays.update(states=self.states, state_shapes=self.state_shapes)
+        save_archive(path, ARCHIVE_KIND, FORMAT_VERSION, meta, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RenderPlan:
@@ -196,7 +216,7 @@ class RenderPlan:
         file and the field, before anything is rendered from it.
         """
         meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION, PLAN_ARRAYS,
-                                    hint=_HINT)
+                                    hint=_HINT, optional=PLAN_RECORDS)
         where = Source(path, ARCHIVE_KIND, _HINT)
         mode = meta_choice(meta, "mode", MODES, where)
         level = meta_int(meta, "level", 1, 16, where)
@@ -224,6 +244,15 @@ class RenderPlan:
         if not isinstance(settings, dict):
             raise where.error("field 'settings' is not an object")
         meta_int(settings, "transpose", 0, 6, where, default=0)
+        states, shapes = arrays.get("states"), arrays.get("state_shapes")
+        if (states is None) != (shapes is None):
+            raise where.error("holds one of 'states' and 'state_shapes' without the other")
+        if states is not None and shapes is not None:
+            check_shape(states, (n_frames,), "states", where)
+            check_shape(shapes, (None, n_bands), "state_shapes", where)
+            if states.size and states.max() >= len(shapes):
+                raise where.error("member 'states' names states that do not exist")
+            states, shapes = states.astype(np.int64), shapes.astype(np.float32)
         return cls(mode=mode, sr=meta_int(meta, "sr", *SAMPLE_RATES, where),
                    n_samples=n_samples,
                    n_channels=meta_int(meta, "n_channels", 1, MAX_CHANNELS, where),
@@ -233,7 +262,7 @@ class RenderPlan:
                    envelope=meta_float(meta, "envelope", 0.0, 1.0, where, default=0.0),
                    shifts=meta_int(meta, "shifts", 1, 2**level, where, default=1),
                    sources=dict(sources), settings=dict(settings),
-                   bands_per_octave=bands_per_octave)
+                   bands_per_octave=bands_per_octave, states=states, state_shapes=shapes)
 
 
 _HINT = "save it again with 'styletransfer run --save-plan'"
@@ -241,3 +270,6 @@ _HINT = "save it again with 'styletransfer run --save-plan'"
 #: gains are amplitudes no band boost can exceed (60 dB), segments style frames (or -1).
 PLAN_ARRAYS = {"gains": ArraySpec("f", 2, 0.0, 1000.0),
                "segments": ArraySpec("iu", 1, -1, 2**40)}
+#: What a plan may also hold: the style state of each frame and the states' band shapes.
+PLAN_RECORDS = {"states": ArraySpec("iu", 1, -1, 63),
+                "state_shapes": ArraySpec("f", 2, -1e4, 1.0)}

@@ -163,7 +163,9 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
                            frames=frames)
     else:
         plan = plan_timbre(content_analysis, mapping, settings)
-    plan = _with_records(plan, settings, sources)
+    plan = dataclasses.replace(_with_records(plan, settings, sources),
+                               states=mapping.weights.argmax(axis=1).astype(np.int64),
+                               state_shapes=model.shape_mean_.astype(np.float32))
     return plan, content_analysis, concatenated
 
 
