@@ -41,7 +41,8 @@ from styletransfer.demo import MELODY, breathy_drone, plucked_melody
 from styletransfer.presets import load_preset
 
 SR = 44100
-PRESETS = ("balanced", "fine", "subtle", "full", "mosaic", "melodic", "glitch", "drift")
+PRESETS = ("balanced", "fine", "instrument", "subtle", "full", "mosaic", "melodic", "glitch",
+           "drift")
 #: The preset that stands for each mode.
 MODE_PRESETS = {"timbre": "balanced", "mosaic": "mosaic"}
 ENGINES = ("numpy", "sc")

@@ -24,7 +24,7 @@ from .analysis import BANDS_PER_OCTAVE, DEFAULT_WAVELET, supported_wavelets
 from .errors import EngineError, InternalError, ParameterError, Terminated
 from .presets import builtin_presets, load_preset
 from .progress import StageBar
-from .settings import MODES, field_types
+from .settings import MODES, TARGETS, field_types
 from .transfer import ENGINES, STAGES
 
 PROG = "styletransfer"
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--onset-jumps", type=_number, metavar="0..1",
                      help="mosaic: how much cheaper jumps in the style are at the content's "
                      "attacks (default 0; mosaic and melodic use 0.9)")
+    run.add_argument("--targets", choices=TARGETS, default=None,
+                     help="timbre: take the band shapes of the style's states (states), or "
+                     "of the style frames a mosaic would play there (frames; the "
+                     "instrument preset) (default states)")
+    run.add_argument("--guard-db", type=_number, metavar="DB",
+                     help="octave share of a frame (dB) from which bands may be boosted in "
+                     "full, -90 to 0 (default -30; instrument uses -50)")
     run.add_argument("--engine", choices=ENGINES, default="numpy",
                      help="resynthesis engine: numpy (inverse wavelet transform) or sc "
                      "(SuperCollider, rendered offline by scsynth) (default numpy)")

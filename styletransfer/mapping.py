@@ -218,6 +218,36 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     return segments
 
 
+def search_segments(content: Analysis, model: StyleModel, target_features: np.ndarray,
+                    frames: StyleFrames, *, continuity: float, pitch: float,
+                    onset_jumps: float) -> np.ndarray:
+    """`choose_segments` for ``content``: with ``pitch``, the content frames' chroma is
+    matched (when ``frames`` hold chroma); with ``onset_jumps``, jumps are cheaper at its
+    attacks (`onset_jump_scale`). What a mosaic plays, and where timbre mode's ``frames``
+    targets come from.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> rng = np.random.default_rng(0)
+    >>> a = analyse(rng.standard_normal((1, 22050)), 22050)
+    >>> style = StyleModel(3).fit([a])
+    >>> mapped = map_content(a, style)
+    >>> search_segments(a, style, mapped.target_features, StyleFrames.of(style),
+    ...                 continuity=1.0, pitch=0.0, onset_jumps=0.5).shape
+    (44,)
+    """
+    from .analysis import frame_chroma
+
+    target_chroma = None
+    if pitch > 0 and frames.chroma is not None:
+        target_chroma = frame_chroma(content.signal, content.sr, content.hop, content.n_frames)
+    jump_scale = (onset_jump_scale(content, floor=1.0 - onset_jumps) if onset_jumps > 0
+                  else None)
+    return choose_segments(target_features, model, continuity=continuity, frames=frames,
+                           target_chroma=target_chroma, pitch=pitch, jump_scale=jump_scale)
+
+
 def onset_jump_scale(content: Analysis, *, floor: float = 0.1) -> np.ndarray:
     """``(n_frames,)`` factor on the jump cost: ``floor`` at the content's strongest attacks,
     1 where nothing starts.

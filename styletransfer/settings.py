@@ -9,6 +9,8 @@ from .analysis import DEFAULT_WAVELET, check_bands_per_octave, check_wavelet
 from .errors import ParameterError
 
 MODES = ("timbre", "mosaic")
+#: Where timbre mode's target band shapes come from (see `Settings.targets`).
+TARGETS = ("states", "frames")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,15 @@ class Settings:
         ``mosaic`` only: how much cheaper a jump to another place in the style is where the
         content has an attack (0: ``continuity`` everywhere; 1: free at the strongest
         attacks), so fragments change with the notes.
+    targets : str
+        ``timbre`` only: ``states`` (each content frame takes the mean band shape of the
+        style states it maps to) or ``frames`` (each takes the band shape of the style
+        frame that a mosaic's search would play there: the same state, loudness and, with
+        ``pitch``, pitch classes, from the style ``transpose``-d as a mosaic would be), so
+        the envelope follows the style instrument on the notes it plays.
+    guard_db : float
+        Share of a frame's energy (dB) that a band's octave needs for boosts in full;
+        30 dB below it, boosts are withheld (see `transfer.band_gains`).
 
     Examples
     --------
@@ -80,6 +91,8 @@ class Settings:
     pitch: float = 0.0
     transpose: int = 0
     onset_jumps: float = 0.0
+    targets: str = "states"
+    guard_db: float = -30.0
 
     def checked(self) -> Settings:
         """Return self after checking every value; raises `ParameterError` naming the option."""
@@ -99,6 +112,9 @@ class Settings:
         _check_range("pitch", self.pitch, 0.0, 100.0, float)
         _check_range("transpose", self.transpose, 0, 6, int)
         _check_range("onset-jumps", self.onset_jumps, 0.0, 1.0, float)
+        if self.targets not in TARGETS:
+            raise ParameterError(f"--targets {self.targets!r} is unknown: use states or frames")
+        _check_range("guard-db", self.guard_db, -90.0, 0.0, float)
         check_wavelet(self.wavelet)
         if isinstance(self.bands_per_octave, bool) or not isinstance(
                 self.bands_per_octave, int):
@@ -141,7 +157,7 @@ def field_types() -> dict[str, type]:
     return {"mode": str, "strength": float, "clusters": int, "wavelet": str, "levels": int,
             "bands_per_octave": int, "seed": int, "smoothing": int, "continuity": float,
             "envelope": float, "shifts": int, "max_boost_db": float, "pitch": float,
-            "transpose": int, "onset_jumps": float}
+            "transpose": int, "onset_jumps": float, "targets": str, "guard_db": float}
 
 
 def _check_range(name: str, value: Any, low: float, high: float, kind: type) -> None:

@@ -23,14 +23,14 @@ from .analysis import ENERGY_FLOOR, Analysis, analyse, default_hop, default_leve
 from .audio import check_audio, resample, to_channels, working_exponent
 from .engine_numpy import render
 from .errors import ParameterError
-from .mapping import Mapping, StyleFrames, choose_segments, map_content, onset_jump_scale
+from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
 from .plan import RenderPlan
 from .settings import Settings
 
-#: Octave share of the frame energy (dB) below which boosts are withheld, and from which
-#: they are allowed in full (see `band_gains`).
-EMPTY_BAND_DB = (-60.0, -30.0)
+#: Octave share of the frame energy (dB) from which boosts are allowed in full by default,
+#: and the span below it over which they fade out (see `band_gains`).
+GUARD_DB, GUARD_SPAN_DB = -30.0, 30.0
 #: Width, in octaves, over which `plan_timbre` smooths band shapes across bands when the
 #: bands are finer than octaves (the spectral envelope, not single partials).
 ENVELOPE_OCTAVES = 0.75
@@ -137,13 +137,18 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     _step(progress, "analysing style")
     style_analysis = None
     reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
-    if not reuse or settings.mode == "mosaic":
+    searches = settings.mode == "mosaic" or settings.targets == "frames"  # plays style frames
+    if not reuse or searches:
         if not styles:
             raise ParameterError("the style model holds no audio and does not match these "
                                  "settings: learn it again from audio, or give --style audio")
         style_names = names.get("styles")
+        # a timbre plan plays the content only: the style is measured, never played, and
+        # its channels' energies are summed anyway, so its mono mix serves at half the cost
+        channels = 1 if settings.mode == "timbre" and settings.targets == "frames" else (
+            content.shape[0])
         style_analysis = analyse_styles(
-            styles, sr=sr, n_channels=content.shape[0], settings=settings, level=level, hop=hop,
+            styles, sr=sr, n_channels=channels, settings=settings, level=level, hop=hop,
             names=[str(n) for n in style_names] if isinstance(style_names, list) else None)
     _step(progress, "learning style")
     if not reuse:
@@ -153,14 +158,24 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     _step(progress, "mapping")
     mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
                           seed=settings.seed)
-    if settings.mode == "mosaic" and style_analysis:
-        style_analysis = mosaic_sources(style_analysis, settings.transpose)
-    concatenated = concatenate(style_analysis) if style_analysis else None
+    concatenated = None
+    if searches:
+        assert style_analysis is not None
+        played = mosaic_sources(style_analysis, settings.transpose)
+        concatenated = concatenate(played)
+        frames = style_frames(played, model, pitch=settings.pitch > 0)
     if settings.mode == "mosaic":
-        assert concatenated is not None and style_analysis is not None
-        frames = style_frames(style_analysis, model, pitch=settings.pitch > 0)
+        assert concatenated is not None
         plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings,
                            frames=frames)
+    elif settings.targets == "frames":
+        assert concatenated is not None
+        segments = search_segments(content_analysis, model, mapping.target_features, frames,
+                                   continuity=settings.continuity, pitch=settings.pitch,
+                                   onset_jumps=settings.onset_jumps)
+        plan = plan_timbre(content_analysis, mapping, settings,
+                           target_shape=concatenated.band_shape()[segments])
+        concatenated = None  # a timbre plan plays the content alone
     else:
         plan = plan_timbre(content_analysis, mapping, settings)
     plan = dataclasses.replace(_with_records(plan, settings, sources),
@@ -284,7 +299,8 @@ def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Anal
     return out
 
 
-def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> RenderPlan:
+def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings, *,
+                target_shape: np.ndarray | None = None) -> RenderPlan:
     """Gains that move each content frame's spectral envelope ``strength`` of the way to the
     target's.
 
@@ -292,16 +308,18 @@ def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings) -> Rend
     smoothed across `ENVELOPE_OCTAVES` worth of bands: with bands finer than octaves, the
     content keeps its own partials (its pitch) under the style's envelope, instead of taking
     on the partials of whatever notes the style played. With octave bands nothing is
-    smoothed and the content's shape moves straight to the target's.
+    smoothed and the content's shape moves straight to the target's. ``target_shape``
+    replaces the mapping's (``targets = "frames"``: the band shapes of chosen style frames).
     """
-    gains = timbre_gains(content, mapping.target_shape, strength=settings.strength,
-                         max_boost_db=settings.max_boost_db)
+    gains = timbre_gains(content, target_shape if target_shape is not None
+                         else mapping.target_shape, strength=settings.strength,
+                         max_boost_db=settings.max_boost_db, guard_db=settings.guard_db)
     return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64),
                  shifts=settings.render_shifts)
 
 
 def timbre_gains(content: Analysis, target_shape: np.ndarray, *, strength: float,
-                 max_boost_db: float) -> np.ndarray:
+                 max_boost_db: float, guard_db: float = -30.0) -> np.ndarray:
     """``(n_frames, n_bands)`` gains moving ``content``'s band shapes ``strength`` of the way
     to ``target_shape``, the change smoothed across `ENVELOPE_OCTAVES` (see `plan_timbre`).
 
@@ -320,7 +338,8 @@ def timbre_gains(content: Analysis, target_shape: np.ndarray, *, strength: float
     if width > 1:
         change = uniform_filter1d(change, width, axis=1, mode="nearest")
     return band_gains(content.energy, shape + strength * change, content.energy.sum(axis=1),
-                      max_boost_db=max_boost_db, octaves=content.band_octaves())
+                      max_boost_db=max_boost_db, octaves=content.band_octaves(),
+                      guard_db=guard_db)
 
 
 def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
@@ -331,33 +350,30 @@ def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: 
     ``settings.pitch`` above 0 and chroma in ``frames``, frames whose pitch classes match
     the content frame's are preferred.
     """
-    target_chroma = None
-    if settings.pitch > 0 and frames is not None and frames.chroma is not None:
-        target_chroma = frame_chroma(content.signal, content.sr, content.hop, content.n_frames)
-    segments = choose_segments(mapping.target_features, model, continuity=settings.continuity,
-                               frames=frames, target_chroma=target_chroma,
-                               pitch=settings.pitch,
-                               jump_scale=onset_jump_scale(content,
-                                                           floor=1.0 - settings.onset_jumps)
-                               if settings.onset_jumps > 0 else None)
+    segments = search_segments(content, model, mapping.target_features,
+                               frames if frames is not None else StyleFrames.of(model),
+                               continuity=settings.continuity, pitch=settings.pitch,
+                               onset_jumps=settings.onset_jumps)
     segment_shape = style.band_shape()[segments]
     wanted = ((1.0 - settings.strength) * content.band_shape()
               + settings.strength * segment_shape)
     gains = band_gains(style.energy[segments], wanted, content.energy.sum(axis=1),
-                       max_boost_db=settings.max_boost_db, octaves=style.band_octaves())
+                       max_boost_db=settings.max_boost_db, octaves=style.band_octaves(),
+                       guard_db=settings.guard_db)
     return _plan(content, "mosaic", gains, segments, envelope=settings.envelope,
                  shifts=settings.render_shifts)
 
 
 def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray, *,
-               max_boost_db: float, octaves: np.ndarray | None = None) -> np.ndarray:
+               max_boost_db: float, octaves: np.ndarray | None = None,
+               guard_db: float = GUARD_DB) -> np.ndarray:
     """Amplitude gains taking ``source_energy`` to ``total`` energy split as ``wanted_shape``.
 
     Three guards keep the gains clean:
 
     - a band whose octave holds little of its frame's energy may be boosted less: fully from
-      ``EMPTY_BAND_DB[1]`` (-30 dB) of the frame's energy up, not at all at ``EMPTY_BAND_DB[0]``
-      (-60 dB) and below. What such an octave holds is mostly leakage from its neighbours,
+      ``guard_db`` (-30 dB) of the frame's energy up, not at all `GUARD_SPAN_DB` (30 dB)
+      below that. What such an octave holds is mostly leakage from its neighbours,
       and lifting it would only lift the transform's aliasing. Within a sounding octave,
       the quiet parts between partials may be lifted: that is the style's envelope;
     - no gain exceeds ``max_boost_db``;
@@ -399,7 +415,7 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
         membership = np.equal.outer(octaves, np.arange(int(octaves.max()) + 1))
         octave_energy = (source_energy @ membership)[:, octaves]
     source_db = 10 * np.log10(octave_energy / source_total + 1e-30)
-    low, high = EMPTY_BAND_DB
+    low, high = guard_db - GUARD_SPAN_DB, guard_db
     allowed_db = max_boost_db * np.clip((source_db - low) / (high - low), 0.0, 1.0)
     log_gain = np.minimum(log_gain, allowed_db * np.log(10) / 20)
     weight = source_energy + floor

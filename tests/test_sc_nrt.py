@@ -22,6 +22,7 @@ from styletransfer import Settings
 from styletransfer.engine_numpy import render
 from styletransfer.errors import EngineError, ParameterError
 from styletransfer.plan import RenderPlan
+from styletransfer.presets import load_preset
 from styletransfer.supercollider.compile import compile_synthdefs, synthdef_dir, synthdef_sources
 from styletransfer.supercollider.nrt import render_nrt
 from styletransfer.supercollider.osc import encode_score
@@ -157,7 +158,7 @@ def band_correlations(reference: np.ndarray, rendered: np.ndarray,
                      for band in np.flatnonzero(share_db > -30)])
 
 
-@pytest.mark.parametrize("mode", ["timbre", "mosaic"])
+@pytest.mark.parametrize("mode", ["timbre", "mosaic", "instrument"])
 def test_parity_with_numpy_engine_finer_bands(mode: str, content_audio: np.ndarray,
                                              style_audio: np.ndarray) -> None:
     """Quarter-octave bands (29 here), as in the octave test: levels within 1.5 dB, the
@@ -181,12 +182,17 @@ def test_parity_with_numpy_engine_finer_bands(mode: str, content_audio: np.ndarr
       render itself correlates only 0.92 between 2 and 32 shifts there.
     """
     require_scsynth()
-    content, style = ((style_audio, content_audio) if mode == "timbre"
+    content, style = ((style_audio, content_audio) if mode != "mosaic"
                       else (content_audio, style_audio))
-    plan, content_a, style_a = plan_transfer(content, SR, [(style, SR)],
-                                             settings=Settings(mode=mode, bands_per_octave=4))
+    settings = (load_preset("instrument").settings if mode == "instrument"
+                else Settings(mode=mode, bands_per_octave=4))
+    plan, content_a, style_a = plan_transfer(content, SR, [(style, SR)], settings=settings)
     assert plan.n_bands == 29
-    reference = render(plan, content_a, style_a)
+    # instrument boosts up to 36 dB: two shifts leave the numpy render's own aliasing in
+    # quiet bands beside boosted ones (2 against 32 shifts correlate 0.54 in the worst
+    # band), so its reference is the plan rendered with 32 shifts, nearly free of it
+    shifts = 32 if mode == "instrument" else plan.shifts
+    reference = render(dataclasses.replace(plan, shifts=shifts), content_a, style_a)
     rendered = render_nrt(plan, content_a, style_a)
     assert rendered.shape == reference.shape
     level_db = 10 * np.log10(np.mean(rendered**2) / np.mean(reference**2))
@@ -195,7 +201,9 @@ def test_parity_with_numpy_engine_finer_bands(mode: str, content_audio: np.ndarr
     print(f"{mode}: level difference {level_db:.2f} dB, correlations {np.round(corr, 3)}")
     assert np.median(corr) >= 0.9
     assert np.mean(corr >= 0.85) >= 0.85
-    assert corr.min() >= 0.75
+    # instrument: its weakest band (0.59) is a quiet band beside ones boosted by 36 dB,
+    # where crossfaded FFT bins and packet filters leak differently
+    assert corr.min() >= (0.55 if mode == "instrument" else 0.75)
 
 
 @pytest.mark.parametrize(("bands_per_octave", "sr"), [(2, SR), (4, SR), (8, SR), (4, 48000)])
