@@ -65,7 +65,8 @@ PEERS_VENV = HERE / ".peers-venv"
 PEER_REQUIREMENTS = ("gamut", "libnmfd", "torch==2.13.0", "numpy", "scipy", "soundfile",
                      "librosa")
 #: This tool's presets, each benchmarked as ``st-<preset>``.
-ST_PRESETS = ("balanced", "fine", "full", "subtle", "mosaic", "melodic", "glitch", "drift")
+ST_PRESETS = ("balanced", "fine", "instrument", "full", "subtle", "mosaic", "melodic", "glitch",
+              "drift")
 #: More command-line systems: name -> options of ``styletransfer run``.
 CUSTOM: dict[str, tuple[str, ...]] = {
     "st-mosaic-smooth": ("--preset", "mosaic", "--continuity", "4"),
