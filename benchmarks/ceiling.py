@@ -11,6 +11,11 @@ far a perfect mapping would get. Prints the median ``mcd_reduction`` (and each t
 - ``gains, exact``: the same with every band set exactly to the truth's share (no
   smoothing, guard or bound; gains within +-60 dB): the bound of any gain on the content's
   own sound at that band resolution;
+- ``frame targets, best frames``: the ``instrument`` preset's resynthesis (gains on the
+  content towards a style frame's band shape, quarter-octave bands, its boost and guard)
+  with, for every frame, the style frame (style transposed up to 2 semitones, as the preset
+  does) whose band shape is nearest the *truth's*: the bound of that preset's kind of
+  transfer, however well it chose its frames;
 - ``mosaic, truth targets``: the ``melodic`` mosaic (style transposed up to 2 semitones)
   choosing style frames near the *truth's* features instead of the mapped ones;
 - ``mosaic, best frames``: no rendering, the bound of any mosaic playing one style frame
@@ -75,7 +80,8 @@ def truth_analysis(truth: np.ndarray, content: Analysis) -> Analysis:
 
 
 def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
-                  bands_per_octave: int, exact: bool = False) -> np.ndarray:
+                  bands_per_octave: int, exact: bool = False, *, max_boost_db: float = 24.0,
+                  guard_db: float = -30.0) -> np.ndarray:
     """The content with, in every frame, the band shape of the truth's same frame.
 
     Examples
@@ -94,7 +100,8 @@ def oracle_render(content: np.ndarray, truth: np.ndarray, sr: int,
         ratio = (total * share + floor) / (a.energy + floor)
         gains = np.sqrt(np.clip(ratio, 1e-6, 1e6)).astype(np.float32)
     else:
-        gains = timbre_gains(a, wanted_shape, strength=1.0, max_boost_db=24.0)
+        gains = timbre_gains(a, wanted_shape, strength=1.0, max_boost_db=max_boost_db,
+                             guard_db=guard_db)
     plan = RenderPlan(mode="timbre", sr=sr, n_samples=a.n_samples, n_channels=a.n_channels,
                       wavelet=a.wavelet, level=a.level, hop=a.hop, gains=gains,
                       segments=np.full(a.n_frames, -1, dtype=np.int64), shifts=2,
@@ -151,6 +158,28 @@ def best_frames_cut(content: np.ndarray, style: np.ndarray, truth: np.ndarray, s
                        / np.mean(mcd_per_frame(mel_cepstra(content, sr), target)))
 
 
+def frame_targets_render(content: np.ndarray, style: np.ndarray, truth: np.ndarray,
+                         sr: int) -> np.ndarray:
+    """The ``instrument`` preset's rendering with each frame's target the band shape of the
+    style frame (style transposed as the preset does) nearest the truth frame's."""
+    settings = load_preset("instrument").settings.checked()
+    level, hop = analysis_grid(settings, sr)
+    a = analyse(content, sr, level=level, hop=hop, bands_per_octave=settings.bands_per_octave)
+    styles = analyse_styles([(style, sr)], sr=sr, n_channels=1, settings=settings,
+                            level=level, hop=hop)
+    pool = concatenate(mosaic_sources(styles, settings.transpose)).band_shape()
+    wanted = truth_frames(truth_analysis(truth, a).band_shape(), a.n_frames)
+    squared = (np.sum(wanted**2, axis=1)[:, None] - 2 * wanted @ pool.T
+               + np.sum(pool**2, axis=1)[None, :])
+    gains = timbre_gains(a, pool[np.argmin(squared, axis=1)], strength=1.0,
+                         max_boost_db=settings.max_boost_db, guard_db=settings.guard_db)
+    plan = RenderPlan(mode="timbre", sr=sr, n_samples=a.n_samples, n_channels=a.n_channels,
+                      wavelet=a.wavelet, level=a.level, hop=a.hop, gains=gains,
+                      segments=np.full(a.n_frames, -1, dtype=np.int64), shifts=2,
+                      bands_per_octave=a.bands_per_octave)
+    return render(plan, a)
+
+
 def task_audio(task: Task) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Content, style and truth of a paired ``task``, at the content's rate."""
     assert task.truth is not None
@@ -175,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bands", default="1,2,4,8",
                         help="bands per octave of the gain oracles, comma-separated "
                              "(default 1,2,4,8)")
+    parser.add_argument("--max-boost-db", type=float, default=24.0,
+                        help="largest boost of the 'as planned' gains (default 24, as fine; "
+                        "instrument: 36)")
+    parser.add_argument("--guard-db", type=float, default=-30.0,
+                        help="octave share from which boosts are allowed in full (default -30; "
+                        "instrument: -50)")
+    parser.add_argument("--gains-only", action="store_true", help="only the gain oracles")
     parser.add_argument("--transpose", default="0,2",
                         help="transpositions (semitones each way) of the best-frames bound, "
                              "comma-separated (default 0,2)")
@@ -207,10 +243,15 @@ def main(argv: list[str] | None = None) -> int:
         for b in bands:
             def gains(c: np.ndarray, s: np.ndarray, t: np.ndarray, sr: int,
                       b: int = b, exact: bool = exact) -> np.ndarray:
-                return oracle_render(c, t, sr, b, exact)
+                return oracle_render(c, t, sr, b, exact, max_boost_db=args.max_boost_db,
+                                     guard_db=args.guard_db)
 
             row(f"gains, {'exact' if exact else 'as planned'}", f"{b} bands/octave",
                 [reduction(task, gains) for task in tasks])
+    row("frame targets, best frames", "instrument",
+        [reduction(task, frame_targets_render) for task in tasks])
+    if args.gains_only:
+        return 0
     row("mosaic, truth targets", MOSAIC_PRESET, [reduction(task, mosaic_render) for task in tasks])
     for semitones in transpositions:
         row("mosaic, best frames", f"+-{semitones} semitones",
