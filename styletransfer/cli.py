@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", "-t", metavar="TRUTH", help="the content played with "
                           "the style's instrument, for mel-cepstral distortion")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--plot", metavar="OUT.png", help="also draw the measures' features: "
+                          "onset envelopes, chroma, MFCC distributions")
+    evaluate.add_argument("--force", action="store_true", help="overwrite an existing --plot")
 
     plot = commands.add_parser("plot", help="draw what a saved plan did, as a PNG",
                                description="Draw PLAN (run --save-plan) with the audio it "
@@ -430,7 +433,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate_files, format_report
 
+    if args.plot is not None:
+        from .plot_measures import check_measures_picture, plot_measures_files
+
+        inputs = (args.content, args.style, args.output, *([args.truth] if args.truth else []))
+        check_measures_picture(args.plot, inputs=inputs, force=args.force)
     metrics = evaluate_files(args.content, args.style, args.output, truth=args.truth)
+    if args.plot is not None:
+        plot_measures_files(args.content, args.style, args.output, args.plot, truth=args.truth,
+                            measures=metrics, force=args.force)
     if args.json:
         print(json.dumps({k: (None if math.isnan(v) else v) for k, v in metrics.items()},
                          indent=2))

@@ -169,6 +169,28 @@ def test_run_and_plot_commands_write_the_picture(clips: dict[str, Path]) -> None
     assert digest(again) == before
 
 
+def test_evaluate_draws_the_measures(clips: dict[str, Path]) -> None:
+    from styletransfer.evaluate import evaluate
+    from styletransfer.plot_measures import measures_figure
+
+    picture = clips["dir"] / "measures.png"
+    assert main(["evaluate", "-c", str(clips["content"]), "-s", str(clips["style"]), "-o",
+                 str(clips["style"]), "--plot", str(picture), "--json"]) == 0
+    assert png_size(picture) == PIXELS
+    rng = np.random.default_rng(1)
+    content = rng.standard_normal((1, SR)) * 0.1
+    style, output = content[:, ::-1].copy(), content * 0.5
+    tracks = {"content": (content, SR), "style": (style, SR), "output": (output, SR),
+              "truth": (content, SR)}
+    measures = evaluate(content, style, output, SR, truth=content)
+    figure = measures_figure(tracks, measures)
+    assert set(panel_names(figure)) == {"onsets", "chroma content", "chroma output",
+                                        "chroma truth", "chroma style", "mfcc", "measures"}
+    assert [line.get_label() for line in panel(figure, "onsets").lines] == [
+        "content", "output", "truth"]
+    assert "style gain (MFCC)" in str(figure.get_suptitle())
+
+
 def test_bad_picture_arguments(clips: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     content, style, folder = str(clips["content"]), str(clips["style"]), clips["dir"]
     plan = folder / "p.npz"
@@ -194,6 +216,10 @@ def test_bad_picture_arguments(clips: dict[str, Path], capsys: pytest.CaptureFix
          "is not an output of this plan"),
         (["plot", str(folder / "missing.npz"), "-o", str(folder / "x.png")], "no such file"),
         (["plot", str(plan)], "the following arguments are required: -o"),
+        (["evaluate", "-c", content, "-s", style, "-o", style, "--plot", str(existing)],
+         "already exists: pass --force"),
+        (["evaluate", "-c", content, "-s", style, "-o", style, "--plot",
+          str(folder / "m.svg")], "must end in .png"),
     ]
     for args, words in cases:
         code = main(args)
@@ -213,6 +239,7 @@ def test_without_matplotlib_every_plot_option_says_how_to_get_it(
         ["run", content, "--style", style, "-o", str(folder / "x.wav"), "--plot",
          str(folder / "x.png")],
         ["plot", str(plan), "-o", str(folder / "x.png")],
+        ["evaluate", "-c", content, "-s", style, "-o", style, "--plot", str(folder / "x.png")],
     ]
     script = ("import sys; sys.modules['matplotlib'] = None\n"
               "from styletransfer.cli import main\n"
@@ -222,9 +249,9 @@ def test_without_matplotlib_every_plot_option_says_how_to_get_it(
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=False, cwd=folder)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["2", "2"]
+    assert done.stdout.split() == ["2", "2", "2"]
     line = f"styletransfer: error: {MISSING_MATPLOTLIB}"
-    assert done.stderr.splitlines() == [line] * 2
+    assert done.stderr.splitlines() == [line] * 3
     assert MISSING_MATPLOTLIB == ("plotting needs matplotlib: pip install "
                                   "'aioli-styletransfer[plot]'")
     assert sorted(p.name for p in folder.iterdir()) == before
