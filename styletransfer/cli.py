@@ -401,15 +401,24 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_PRESETS, run_demo
+    from .demo import DEMO_PRESETS, demo_picture, run_demo
+    from .plot import plotting_available
 
     _preload_models()
-    with StageBar(STAGES * len(DEMO_PRESETS), enabled=not args.quiet) as bar:
-        results = run_demo(args.output, force=args.force, progress=bar)
+    pictures = plotting_available()
+    stages = (*STAGES, *(["drawing"] if pictures else [])) * len(DEMO_PRESETS)
+    with StageBar(stages, enabled=not args.quiet) as bar:
+        results = run_demo(args.output, force=args.force, progress=bar, pictures=pictures)
     print(f"content: {results[0].output.parent / 'content.wav'}")
     print(f"style:   {results[0].output.parent / 'style.wav'}")
     for result in results:
         print(f"styled:  {result.output}")
+        if pictures:
+            print(f"picture: {demo_picture(result.output)}")
+    if not pictures and not args.quiet:
+        from .plot import MISSING_MATPLOTLIB
+
+        _say(f"no pictures drawn: {MISSING_MATPLOTLIB}")
     return 0
 
 

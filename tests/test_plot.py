@@ -240,6 +240,7 @@ def test_without_matplotlib_every_plot_option_says_how_to_get_it(
          str(folder / "x.png")],
         ["plot", str(plan), "-o", str(folder / "x.png")],
         ["evaluate", "-c", content, "-s", style, "-o", style, "--plot", str(folder / "x.png")],
+        ["demo", "-o", str(folder / "demo")],
     ]
     script = ("import sys; sys.modules['matplotlib'] = None\n"
               "from styletransfer.cli import main\n"
@@ -249,9 +250,11 @@ def test_without_matplotlib_every_plot_option_says_how_to_get_it(
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=False, cwd=folder)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["2", "2", "2"]
+    assert done.stdout.split()[:3] == ["2", "2", "2"] and done.stdout.split()[-1] == "0"
     line = f"styletransfer: error: {MISSING_MATPLOTLIB}"
-    assert done.stderr.splitlines() == [line] * 3
+    assert done.stderr.splitlines() == [line] * 3 + [
+        f"styletransfer: no pictures drawn: {MISSING_MATPLOTLIB}"]  # the demo still works
     assert MISSING_MATPLOTLIB == ("plotting needs matplotlib: pip install "
                                   "'aioli-styletransfer[plot]'")
-    assert sorted(p.name for p in folder.iterdir()) == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "demo"])
+    assert not list((folder / "demo").glob("*.png"))
