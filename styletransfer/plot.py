@@ -64,6 +64,8 @@ ENERGY_RANGE_DB = 70.0
 ENERGY_CMAP, GAIN_CMAP = "magma", "RdBu_r"
 #: Gains below this amplitude are shown at it (-120 dB), so a zero gain stays finite.
 GAIN_FLOOR = 1e-6
+#: The gain colours span at least this many dB either way from 0 dB.
+GAIN_SPAN_DB = 3.0
 #: The measures shown in a title, with their short names.
 HEADLINE = {"style_gain_mfcc": "style gain (MFCC)", "style_gain_texture": "style gain (texture)",
             "onset_corr": "onsets kept", "chroma_cos": "chroma kept",
@@ -361,10 +363,11 @@ def _hz(value: float) -> str:
     return f"{value:.0f}" if value < 1000 else f"{value / 1000:.3g}k"
 
 
-def _band_axis(ax: Axes, ticks: tuple[np.ndarray, list[str]], *, axis: str = "y") -> None:
-    """Every other octave edge as a labelled tick, from the top edge down."""
+def _band_axis(ax: Axes, ticks: tuple[np.ndarray, list[str]], *, axis: str = "y",
+               every: int = 2) -> None:
+    """Every ``every``-th octave edge as a labelled tick, from the top edge down."""
     positions, labels = ticks
-    keep = slice((len(labels) - 1) % 2, None, 2)
+    keep = slice((len(labels) - 1) % every, None, every)
     if axis == "y":
         ax.set_yticks(positions[keep], labels[keep])
         ax.set_ylabel("band edges (Hz)")
@@ -395,14 +398,16 @@ def _energy_image(ax: Axes, energy: np.ndarray | None, seconds: float,
 
 
 def _gain_image(ax: Axes, plan: RenderPlan, ticks: tuple[np.ndarray, list[str]]) -> Any:
-    """The plan's band gains in dB, symmetric limits around 0 dB (white)."""
+    """The plan's band gains in dB: white at 0 dB, the largest boost full red and the largest
+    cut full blue (each at least 3 dB), so boosts stay visible beside deep cuts."""
+    from matplotlib.colors import TwoSlopeNorm
+
     step = column_step(plan.n_frames)
     db = mean_columns(20 * np.log10(np.maximum(plan.gains, GAIN_FLOOR)), step)
-    largest = float(np.max(np.abs(db))) if db.size else 0.0
-    limit = max(3.0, 3.0 * math.ceil(largest / 3.0))
-    image = ax.imshow(db.T, origin="lower", aspect="auto", cmap=GAIN_CMAP, vmin=-limit,
-                      vmax=limit, extent=(0.0, len(db) * step * plan.frame_seconds, 0.0,
-                                          plan.n_bands))
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=min(float(db.min()), -GAIN_SPAN_DB),
+                        vmax=max(float(db.max()), GAIN_SPAN_DB))
+    image = ax.imshow(db.T, origin="lower", aspect="auto", cmap=GAIN_CMAP, norm=norm,
+                      extent=(0.0, len(db) * step * plan.frame_seconds, 0.0, plan.n_bands))
     ax.set_title("band gains of the plan (red: boosted, blue: cut)")
     _band_axis(ax, ticks)
     return image
@@ -447,7 +452,7 @@ def _state_timeline(ax: Axes, key: Axes, plan: RenderPlan,
     key.set_xlim(-swatch, plan.n_bands)
     key.set_ylim(-0.5, n_states - 0.5)
     key.set_yticks([])  # its rows are the lanes beside it
-    _band_axis(key, ticks, axis="x")
+    _band_axis(key, ticks, axis="x", every=4)
     return colours
 
 

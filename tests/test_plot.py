@@ -118,8 +118,10 @@ def test_panels_hold_the_plan(run: tuple[RenderPlan, np.ndarray, np.ndarray,
     np.testing.assert_array_equal(lanes.filled(-1).max(axis=0), plan.states)
     gains = image(figure, "gains")
     np.testing.assert_allclose(gains, 20 * np.log10(plan.gains).T, rtol=1e-6, atol=1e-4)
-    limits = panel(figure, "gains").images[0].get_clim()
-    assert limits[0] == -limits[1] and limits[1] >= np.abs(gains).max()  # 0 dB in the middle
+    norm = panel(figure, "gains").images[0].norm
+    assert np.asarray(norm(np.zeros(1))).tolist() == [0.5]  # 0 dB: the middle of the map, white
+    assert norm.vmin is not None and norm.vmax is not None
+    assert norm.vmin <= gains.min() and norm.vmax >= gains.max()
     shown = image(figure, "content")
     db = 10 * np.log10(np.maximum(content, 1e-12 * content.max()) / content.max())
     np.testing.assert_allclose(shown, np.maximum(db, -70).T, rtol=1e-6, atol=1e-4)
