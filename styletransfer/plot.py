@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,7 +240,7 @@ def run_figure(plan: RenderPlan, content: np.ndarray,
         axes[0].set_xlim(0, plan.duration)
         if energy is not None:
             _colorbar(figure, energy, grid[0:3, 1], "band energy (dB re. loudest)")
-        _colorbar(figure, gains, grid[3, 1], "gain (dB)")
+        _colorbar(figure, gains, grid[3, 1], "gain (dB)", ticks=_gain_ticks(gains))
         figure.suptitle(_title(plan, measures), fontsize=11, x=0.07, ha="left")
     return figure
 
@@ -478,12 +478,21 @@ def _mosaic_source(ax: Axes, plan: RenderPlan, colours: np.ndarray | None,
                  f"longest unbroken stretch {runs.max() * seconds:.2f} s")
 
 
-def _colorbar(figure: Figure, image: Any, cell: Any, label: str) -> None:
+def _colorbar(figure: Figure, image: Any, cell: Any, label: str, *,
+              ticks: Sequence[float] | None = None) -> None:
     """A colour bar in the left part of a grid cell."""
     box = cell.get_position(figure)
     bar = figure.colorbar(image, cax=figure.add_axes(
-        (box.x0, box.y0 + 0.04 * box.height, 0.12 * box.width, 0.92 * box.height)))
+        (box.x0, box.y0 + 0.04 * box.height, 0.12 * box.width, 0.92 * box.height)),
+        ticks=ticks)
     bar.set_label(label)
+
+
+def _gain_ticks(image: Any) -> list[float]:
+    """Whole dB at the ends of each half of the gain colours, their middles, and 0."""
+    low, high = float(image.norm.vmin), float(image.norm.vmax)
+    return sorted({float(np.ceil(low)), float(round(low / 2)), 0.0, float(round(high / 2)),
+                   float(np.floor(high))})
 
 
 def _title(plan: RenderPlan, measures: Mapping[str, float] | None) -> str:
