@@ -7,8 +7,7 @@ atomically, so a failed job leaves no partial file and never touches its inputs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,20 +121,17 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
     result = np.ldexp(render_plan(plan, content_analysis, style_analysis, engine=engine,
                                   keep_score=keep_score), -exponent)
     targets = [out, *([plan_path] if plan_path else []), *([picture] if picture else [])]
-    with (ThreadPoolExecutor(max_workers=1) as pool,
-          atomic_targets(targets, force=force) as temps):  # every file, or none
-        # the output's band energy, for the picture, is measured while the audio is written
-        output_energy = pool.submit(_band_energy, result, plan) if picture else None
+    with atomic_targets(targets, force=force) as temps:  # every file, or none
         gain = audio.write_file(temps[0], result, sr, subtype=subtype, container=out.suffix)
         if plan_path is not None:
             plan.save(temps[1])
-        if picture is not None and output_energy is not None:
+        if picture is not None:
             if progress is not None:
                 progress("drawing")
             style_energy = (style_analysis.energy if style_analysis is not None
                             else _style_energy(style_audio, plan))
             measures = (_measures(y, style_audio, result * gain, sr) if measure else None)
-            _draw_run(temps[-1], plan, content_analysis.energy, output_energy.result,
+            _draw_run(temps[-1], plan, content_analysis.energy, _band_energy(result, plan),
                       style_energy, style_frames=_style_frames(plan, style_audio),
                       measures=measures)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
@@ -239,10 +235,8 @@ def plot_plan_file(plan_path: str | os.PathLike[str], picture: str | os.PathLike
         raise ParameterError(f"{style_paths[0]}: holds no audio to measure the result against: "
                              "give the style's audio files with --style")
     measures = _measures(y, tracks, result, plan.sr) if measure else None
-    with ThreadPoolExecutor(max_workers=1) as pool, atomic_target(target, force=force) as temp:
-        # the output's band energy is measured while the other panels are drawn
-        output_energy = pool.submit(_band_energy, result, plan)
-        _draw_run(temp, plan, content_analysis.energy, output_energy.result,
+    with atomic_target(target, force=force) as temp:
+        _draw_run(temp, plan, content_analysis.energy, _band_energy(result, plan),
                   style_analysis.energy if style_analysis is not None else None,
                   style_frames=originals, measures=measures)
     return Path(picture)
@@ -371,11 +365,10 @@ def _check_picture(picture: str | os.PathLike[str] | None, measure: bool, *,
     return check_png_target(picture, inputs=inputs, force=force)
 
 
-def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray, output: Callable[[], np.ndarray],
+def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray, output: np.ndarray,
               style: np.ndarray | None, *, style_frames: int | None,
               measures: Mapping[str, float] | None) -> None:
-    """Draw the run's picture into ``path``; ``output`` gives the output's band energy when
-    its panel is drawn, last (it may be measured in another thread meanwhile)."""
+    """Draw the run's picture (`plot.run_figure`) into ``path``."""
     from .plot import run_figure, write_png
 
     write_png(run_figure(plan, content, output, style, style_frames=style_frames,
@@ -383,8 +376,8 @@ def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray, output: Callabl
 
 
 def _band_energy(y: np.ndarray, plan: RenderPlan) -> np.ndarray:
-    """Band energy per frame of ``y`` on the plan's grid, as `Analysis.energy` (channels
-    summed), without the other features."""
+    """Band energy per frame of the output ``y`` on the plan's grid, as `Analysis.energy`
+    (channels summed), without the other features."""
     bands = decompose(y, wavelet=plan.wavelet, level=plan.level, hop=plan.hop,
                       bands_per_octave=plan.bands_per_octave)
     return np.stack([np.einsum("cn,cn->n", band, band).reshape(plan.n_frames, -1)
