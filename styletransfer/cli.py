@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", metavar="OUT.png", help="also draw what the run did (needs "
                      "matplotlib: the plot extra)")
     run.add_argument("--measure", action="store_true", help="with --plot: the evaluate "
-                     "measures in the picture's title (takes a few seconds per minute)")
+                     "measures in the picture's title (as slow as evaluate itself)")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
