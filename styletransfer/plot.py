@@ -16,12 +16,9 @@ bytes.
 
 Examples
 --------
->>> import numpy as np
 >>> from styletransfer import Settings, analyse, plan_transfer, render
->>> rng = np.random.default_rng(0)
->>> content, style = rng.standard_normal((1, 22050)), rng.standard_normal((1, 22050))
->>> plan, c, s = plan_transfer(content, 22050, [(style, 22050)],
-...                            settings=Settings(clusters=3, mode="mosaic"))
+>>> y = np.random.default_rng(0).standard_normal((1, 22050))
+>>> plan, c, s = plan_transfer(y, 22050, [(y[:, ::-1], 22050)], settings=Settings(mode="mosaic"))
 >>> out = analyse(render(plan, c, s), 22050, wavelet=plan.wavelet, level=plan.level)
 >>> figure = run_figure(plan, c.energy, out.energy, s.energy)  # doctest: +SKIP
 >>> panel_names(figure)  # doctest: +SKIP
@@ -79,23 +76,13 @@ def require_matplotlib() -> None:
 
     Only looks for the package (importing it takes a while): an installation that is
     found but fails to import is reported as missing when a figure is made.
-
-    Examples
-    --------
-    >>> require_matplotlib()  # doctest: +SKIP
     """
     if not plotting_available():
         raise ParameterError(MISSING_MATPLOTLIB)
 
 
 def plotting_available() -> bool:
-    """Whether matplotlib is installed (the ``plot`` extra).
-
-    Examples
-    --------
-    >>> plotting_available()  # doctest: +SKIP
-    True
-    """
+    """Whether matplotlib is installed (the ``plot`` extra)."""
     try:
         return importlib.util.find_spec("matplotlib") is not None
     except (ImportError, ValueError):
@@ -105,11 +92,6 @@ def plotting_available() -> bool:
 def load_matplotlib() -> Any:
     """Import matplotlib with the figure and Agg canvas the pictures use, and return it;
     `ParameterError` with `MISSING_MATPLOTLIB` if that fails.
-
-    Examples
-    --------
-    >>> load_matplotlib().__name__  # doctest: +SKIP
-    'matplotlib'
     """
     try:
         import matplotlib
@@ -247,16 +229,6 @@ def run_figure(plan: RenderPlan, content: np.ndarray, output: np.ndarray,
         _colorbar(figure, gains, grid[3, 1], "gain (dB)", ticks=_gain_ticks(gains))
         figure.suptitle(_title(plan, measures), fontsize=11, x=0.07, ha="left")
     return figure
-
-
-def plot_run(plan: RenderPlan, content: np.ndarray, output: np.ndarray,
-             style: np.ndarray | None, path: str | os.PathLike[str], *,
-             style_frames: int | None = None, measures: Mapping[str, float] | None = None,
-             force: bool = False) -> Path:
-    """`run_figure` saved with `save_png`: the picture of one run written to ``path``."""
-    figure = run_figure(plan, content, output, style, style_frames=style_frames,
-                        measures=measures)
-    return save_png(figure, path, force=force)
 
 
 def headline(measures: Mapping[str, float] | None) -> str:
@@ -470,8 +442,9 @@ def _mosaic_source(ax: Axes, plan: RenderPlan, colours: np.ndarray | None,
     runs = np.diff(np.concatenate([[0], jumps + 1, [plan.n_frames]]))
     ax.plot(times, source, color="0.6", lw=0.6, zorder=1)
     colour: Any = "0.2"
-    if colours is not None and plan.states is not None:
-        colour = colours[np.maximum(plan.states, 0)]
+    if colours is not None and plan.states is not None:  # frames of no state in grey
+        palette = np.vstack([colours, [0.5, 0.5, 0.5, 1.0]])
+        colour = palette[np.where(plan.states >= 0, plan.states, len(colours))]
     ax.scatter(times, source, c=colour, s=4, linewidths=0, zorder=2)
     if style_frames is not None and plan.segments.max() >= style_frames:
         ax.axhline(style_frames * seconds, color="0.4", ls="--", lw=0.8)
@@ -503,10 +476,10 @@ def _title(plan: RenderPlan, measures: Mapping[str, float] | None) -> str:
     content = Path(str(plan.sources.get("content") or "content")).name
     styles = [Path(str(s)).name for s in plan.sources.get("styles") or []]
     after = ", ".join(styles[:3]) + (f" and {len(styles) - 3} more" if len(styles) > 3 else "")
-    settings = plan.settings
+    strength = plan.settings.get("strength")
     details = [plan.mode]
-    if "strength" in settings:
-        details.append(f"strength {settings['strength']:g}")
+    if isinstance(strength, int | float):  # a saved plan's settings are only a record
+        details.append(f"strength {strength:g}")
     if plan.state_shapes is not None:
         details.append(f"{len(plan.state_shapes)} states")
     details += [f"{plan.n_bands} bands ({plan.wavelet})", f"{plan.duration:.1f} s"]
