@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import struct
@@ -153,6 +154,15 @@ def test_long_runs_are_drawn_at_most_2000_columns_wide() -> None:
         assert image(figure, name).shape[1] == 1938
     lanes = lanes_of(figure)
     assert lanes.filled(-1).max(axis=0)[::250].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+
+
+def test_a_plan_without_states_or_style_audio_is_drawn(
+        run: tuple[RenderPlan, np.ndarray, np.ndarray, np.ndarray]) -> None:
+    plan, content, output, _ = run
+    older = dataclasses.replace(plan, states=None, state_shapes=None)  # saved before states
+    figure = run_figure(older, content, output, None)
+    assert not panel(figure, "states").images and not panel(figure, "style").images
+    assert "records no states" in panel(figure, "states").texts[0].get_text()
 
 
 def test_run_and_plot_commands_write_the_picture(clips: dict[str, Path]) -> None:
