@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,19 +122,24 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
     result = np.ldexp(render_plan(plan, content_analysis, style_analysis, engine=engine,
                                   keep_score=keep_score), -exponent)
     targets = [out, *([plan_path] if plan_path else []), *([picture] if picture else [])]
-    with atomic_targets(targets, force=force) as temps:  # every file, or none
+    from .plot import load_matplotlib
+
+    with (ThreadPoolExecutor(max_workers=1) as pool,
+          atomic_targets(targets, force=force) as temps):  # every file, or none
+        # matplotlib is imported while the audio is written (in libsndfile, not in Python)
+        imported = pool.submit(load_matplotlib) if picture is not None else None
         gain = audio.write_file(temps[0], result, sr, subtype=subtype, container=out.suffix)
         if plan_path is not None:
             plan.save(temps[1])
-        if picture is not None:
+        if imported is not None:
             if progress is not None:
                 progress("drawing")
             style_energy = (style_analysis.energy if style_analysis is not None
                             else _style_energy(style_audio, plan))
             measures = (_measures(y, style_audio, result * gain, sr) if measure else None)
-            _draw_run(temps[-1], plan, content_analysis.energy, _band_energy(result, plan),
-                      style_energy, style_frames=_style_frames(plan, style_audio),
-                      measures=measures)
+            imported.result()
+            _draw_run(temps[-1], plan, content_analysis.energy, result, style_energy,
+                      style_frames=_style_frames(plan, style_audio), measures=measures)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
@@ -236,7 +242,7 @@ def plot_plan_file(plan_path: str | os.PathLike[str], picture: str | os.PathLike
                              "give the style's audio files with --style")
     measures = _measures(y, tracks, result, plan.sr) if measure else None
     with atomic_target(target, force=force) as temp:
-        _draw_run(temp, plan, content_analysis.energy, _band_energy(result, plan),
+        _draw_run(temp, plan, content_analysis.energy, result,
                   style_analysis.energy if style_analysis is not None else None,
                   style_frames=originals, measures=measures)
     return Path(picture)
@@ -368,11 +374,16 @@ def _check_picture(picture: str | os.PathLike[str] | None, measure: bool, *,
 def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray, output: np.ndarray,
               style: np.ndarray | None, *, style_frames: int | None,
               measures: Mapping[str, float] | None) -> None:
-    """Draw the run's picture (`plot.run_figure`) into ``path``."""
+    """Draw the run's picture (`plot.run_figure`) into ``path``; the band energy of the
+    ``output`` audio is measured in a second thread (in PyWavelets, not in Python) while the
+    other panels are drawn."""
     from .plot import run_figure, write_png
 
-    write_png(run_figure(plan, content, output, style, style_frames=style_frames,
-                         measures=measures), path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        energy = pool.submit(_band_energy, output, plan)
+        figure = run_figure(plan, content, energy.result, style, style_frames=style_frames,
+                            measures=measures)
+    write_png(figure, path)
 
 
 def _band_energy(y: np.ndarray, plan: RenderPlan) -> np.ndarray:

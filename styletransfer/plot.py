@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,8 +158,9 @@ def panel(figure: Figure, name: str) -> Axes:
     raise ParameterError(f"the figure has no panel {name!r}: it has {panel_names(figure)}")
 
 
-def run_figure(plan: RenderPlan, content: np.ndarray, output: np.ndarray,
-               style: np.ndarray | None = None, *, style_frames: int | None = None,
+def run_figure(plan: RenderPlan, content: np.ndarray,
+               output: np.ndarray | Callable[[], np.ndarray], style: np.ndarray | None = None,
+               *, style_frames: int | None = None,
                measures: Mapping[str, float] | None = None) -> Figure:
     """The picture of one run: what the plan did to the content, and what came out.
 
@@ -167,9 +168,12 @@ def run_figure(plan: RenderPlan, content: np.ndarray, output: np.ndarray,
     ----------
     plan : RenderPlan
         The plan that was rendered (its states and state shapes are shown when recorded).
-    content, output : np.ndarray
+    content : np.ndarray
         ``(plan.n_frames, plan.n_bands)`` band energy per frame (`Analysis.energy`) of the
-        content and of the rendered output, on the plan's grid.
+        content, on the plan's grid.
+    output : np.ndarray or callable
+        The same of the rendered output, or a function that returns it: called when the
+        output's panel is drawn, last, so that it can be measured meanwhile.
     style : np.ndarray, optional
         ``(n_style_frames, plan.n_bands)`` band energy of the style; for a mosaic plan, of
         the frames its segments index (the style tracks, then any transposed copies).
@@ -190,7 +194,6 @@ def run_figure(plan: RenderPlan, content: np.ndarray, output: np.ndarray,
     >>> save_png(figure, "run.png")  # doctest: +SKIP
     """
     _check_energy(content, (plan.n_frames, plan.n_bands), "content")
-    _check_energy(output, (plan.n_frames, plan.n_bands), "output")
     if style is not None:
         _check_energy(style, (None, plan.n_bands), "style")
     mosaic = plan.mode == "mosaic"
@@ -213,13 +216,15 @@ def run_figure(plan: RenderPlan, content: np.ndarray, output: np.ndarray,
         axes.append(figure.add_subplot(grid[3, 0], label="gains", **shared))
         axes.append(figure.add_subplot(grid[4, 0], label="states", **shared))
         _energy_image(axes[0], content, seconds, ticks, "content: band energy")
-        _energy_image(axes[1], output, seconds, ticks, "output: band energy")
         gains = _gain_image(axes[2], plan, ticks)
         lanes = _state_timeline(axes[3], figure.add_subplot(grid[4, 1], label="state shapes"),
                                 plan, ticks)
         if mosaic:
             axes.append(figure.add_subplot(grid[5, 0], label="mosaic source", **shared))
             _mosaic_source(axes[-1], plan, lanes, style_frames)
+        output = output() if callable(output) else output
+        _check_energy(output, (plan.n_frames, plan.n_bands), "output")
+        _energy_image(axes[1], output, seconds, ticks, "output: band energy")
         for ax in axes[:-1]:
             ax.tick_params(labelbottom=False)
         axes[-1].set_xlabel("time (s)")
