@@ -12,14 +12,16 @@ every run) and prints the real-time factor with that cost taken out, which is wh
 files approach. The last column is the cost per minute of audio (wall time without
 start-up, divided by the minutes) relative to the reference length's (1 minute when
 measured): 1.0 all along means linear growth. With ``--presets`` the other built-in
-presets also run (numpy engine). Targets are printed for information: the exit code is
-always 0.
+presets also run (numpy engine). With ``--plot`` every job runs a second time with
+``--plot OUT.png`` and what the picture adds is printed. Targets are printed for
+information: the exit code is always 0.
 
 Usage::
 
     .venv/bin/python benchmarks/speed.py [--lengths 10s,1m,3m,10m] [--engines numpy,sc]
     .venv/bin/python benchmarks/speed.py --minutes 3 --presets   # the old single-length run
     .venv/bin/python benchmarks/speed.py --quick
+    .venv/bin/python benchmarks/speed.py --lengths 3m --engines numpy --only timbre --plot
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ ENGINES = ("numpy", "sc")
 TARGETS = {("numpy", "timbre"): 100.0, ("numpy", "mosaic"): 30.0,
            ("sc", "timbre"): 20.0, ("sc", "mosaic"): 20.0}
 DEFAULT_LENGTHS = "10s,1m,3m,10m"
+#: Wanted cost of ``--plot`` (seconds of wall time it may add to a run).
+PLOT_TARGET = 1.5
 #: Lengths from this many seconds on run once whatever ``--repeat`` says.
 ONCE_FROM = 300.0
 #: What every run imports before it can work.
@@ -219,6 +223,20 @@ def print_table(rows: list[Row], startup: Timing) -> None:
           "which a busy machine does not inflate")
 
 
+def print_plot_costs(rows: list[Row], plotted: dict[tuple[str, float], Timing]) -> None:
+    """What ``--plot`` adds to each job: wall and CPU seconds, against `PLOT_TARGET`."""
+    for row in rows:
+        with_plot = plotted.get((row.job.label, row.seconds))
+        if with_plot is None:
+            continue
+        extra = with_plot.wall - row.timing.wall
+        verdict = "pass" if extra <= PLOT_TARGET else "FAIL"
+        print(f"--plot adds to {row.job.label} {length_label(row.seconds)}: {extra:+.2f} s "
+              f"wall ({row.timing.wall:.2f} -> {with_plot.wall:.2f} s), "
+              f"{with_plot.cpu - row.timing.cpu:+.2f} s cpu, peak {with_plot.rss_mib:.0f} MiB"
+              f"  <= {PLOT_TARGET:g} s: {verdict}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run the benchmark and print the table; always returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -236,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="lengths 10s,30s, 15 s style, one run each")
     parser.add_argument("--presets", action="store_true",
                         help="also run the other built-in presets (numpy engine)")
+    parser.add_argument("--plot", action="store_true",
+                        help="also run every job with --plot and print what the picture adds")
     parser.add_argument("--only", metavar="WORDS",
                         help="comma-separated words: run only the jobs with one as engine, mode "
                         "or preset, e.g. 'sc' or 'mosaic' or 'glitch,drift'")
@@ -266,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
           f"cpu {startup.cpu:.2f} s, peak {max(run.rss_mib for run in bare):.0f} MiB",
           flush=True)
     rows: list[Row] = []
+    plotted: dict[tuple[str, float], Timing] = {}
     with tempfile.TemporaryDirectory(prefix="st-bench-") as tmp:
         folder = Path(tmp)
         content, style = write_inputs(folder, lengths[0], 60.0 * style_minutes)
@@ -277,10 +298,19 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(Row(job, seconds, timing, runs))
                 print(f"  {job.label} {length_label(seconds)}: {timing.wall:.2f} s",
                       file=sys.stderr, flush=True)
+                if args.plot:
+                    drawn = Job(job.label, job.engine, job.mode, job.preset,
+                                (*job.options, "--plot", str(folder / "out.png")))
+                    plotted[(job.label, seconds)] = benchmark(drawn, content, style,
+                                                              folder / "out.wav", runs)
+                    print(f"  {job.label} {length_label(seconds)} --plot: "
+                          f"{plotted[(job.label, seconds)].wall:.2f} s", file=sys.stderr,
+                          flush=True)
     rows.sort(key=lambda row: (jobs(engines, args.only, presets=args.presets).index(row.job),
                                row.seconds))
     load = os.getloadavg()
     print_table(rows, startup)
+    print_plot_costs(rows, plotted)
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 

@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--subtype", default="24", metavar="16|24|float",
                      help="output sample format (default 24; FLAC holds 16 or 24)")
     run.add_argument("--save-plan", metavar="PLAN.npz", help="also save the render plan")
+    run.add_argument("--plot", metavar="OUT.png", help="also draw what the run did (needs "
+                     "matplotlib: the plot extra)")
+    run.add_argument("--measure", action="store_true", help="with --plot: the evaluate "
+                     "measures in the picture's title (as slow as evaluate itself)")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
@@ -174,6 +178,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", "-t", metavar="TRUTH", help="the content played with "
                           "the style's instrument, for mel-cepstral distortion")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--plot", metavar="OUT.png", help="also draw the measures' features: "
+                          "onset envelopes, chroma, MFCC distributions")
+    evaluate.add_argument("--force", action="store_true", help="overwrite an existing --plot")
+
+    plot = commands.add_parser("plot", help="draw what a saved plan did, as a PNG",
+                               description="Draw PLAN (run --save-plan) with the audio it "
+                               "names: scalograms of content, style and output, the style "
+                               "states, band gains and, for mosaics, where in the style each "
+                               "frame came from.")
+    plot.add_argument("plan", metavar="PLAN.npz", help="a plan saved with run --save-plan")
+    plot.add_argument("-o", dest="png", metavar="OUT.png", required=True, help="the picture")
+    plot.add_argument("--content", metavar="CONTENT", help="the content audio, if it moved")
+    plot.add_argument("--style", "-s", metavar="STYLE", action="extend", nargs="+",
+                      help="the style audio, if it moved")
+    plot.add_argument("--output", dest="audio", metavar="OUTPUT", help="the plan's rendered "
+                      "output (default: render it here with the numpy engine)")
+    plot.add_argument("--measure", action="store_true", help="the evaluate measures in the "
+                      "title")
+    plot.add_argument("--force", action="store_true", help="overwrite an existing picture")
 
     live = commands.add_parser(
         "live", help="play a styled track, or style a live input, on a SuperCollider server",
@@ -346,11 +369,13 @@ def _run(args: argparse.Namespace) -> int:
 
     _preload_models()
     started = time.perf_counter()
-    with StageBar(STAGES, enabled=not args.quiet) as bar:
+    stages = (*STAGES, *(["drawing"] if args.plot is not None else []))
+    with StageBar(stages, enabled=not args.quiet) as bar:
         result = transfer_files(args.content, args.style, args.output, preset=args.preset,
                                 options=_settings_options(args), subtype=args.subtype,
                                 force=args.force, save_plan=args.save_plan, progress=bar,
-                                engine=args.engine, keep_score=args.keep_score)
+                                engine=args.engine, keep_score=args.keep_score,
+                                plot=args.plot, measure=args.measure)
     elapsed = time.perf_counter() - started
     if not args.quiet:
         plan = result.plan
@@ -383,15 +408,24 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_PRESETS, run_demo
+    from .demo import DEMO_PRESETS, demo_picture, run_demo
+    from .plot import plotting_available
 
     _preload_models()
-    with StageBar(STAGES * len(DEMO_PRESETS), enabled=not args.quiet) as bar:
-        results = run_demo(args.output, force=args.force, progress=bar)
+    pictures = plotting_available()
+    stages = (*STAGES, *(["drawing"] if pictures else [])) * len(DEMO_PRESETS)
+    with StageBar(stages, enabled=not args.quiet) as bar:
+        results = run_demo(args.output, force=args.force, progress=bar, pictures=pictures)
     print(f"content: {results[0].output.parent / 'content.wav'}")
     print(f"style:   {results[0].output.parent / 'style.wav'}")
     for result in results:
         print(f"styled:  {result.output}")
+        if pictures:
+            print(f"picture: {demo_picture(result.output)}")
+    if not pictures and not args.quiet:
+        from .plot import MISSING_MATPLOTLIB
+
+        _say(f"no pictures drawn: {MISSING_MATPLOTLIB}")
     return 0
 
 
@@ -415,12 +449,28 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate_files, format_report
 
+    if args.plot is not None:
+        from .plot_measures import check_measures_picture, plot_measures_files
+
+        inputs = (args.content, args.style, args.output, *([args.truth] if args.truth else []))
+        check_measures_picture(args.plot, inputs=inputs, force=args.force)
     metrics = evaluate_files(args.content, args.style, args.output, truth=args.truth)
+    if args.plot is not None:
+        plot_measures_files(args.content, args.style, args.output, args.plot, truth=args.truth,
+                            measures=metrics, force=args.force)
     if args.json:
         print(json.dumps({k: (None if math.isnan(v) else v) for k, v in metrics.items()},
                          indent=2))
     else:
         print(format_report(metrics))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .files import plot_plan_file
+
+    print(plot_plan_file(args.plan, args.png, content=args.content, styles=args.style,
+                         output=args.audio, measure=args.measure, force=args.force))
     return 0
 
 
@@ -512,7 +562,7 @@ def _sc(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo,
-             "render": _render, "evaluate": _evaluate, "live": _live, "sc": _sc}
+             "render": _render, "evaluate": _evaluate, "plot": _plot, "live": _live, "sc": _sc}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Self-made example clips and the demo job.
 
 The clips are synthesised on the spot (nothing is downloaded or shipped): a bright plucked
-melody as content, and a dark, breathy, bell-sprinkled drone as style.
+melody as content, and a dark, breathy, bell-sprinkled drone as style. Each styled result
+gets its picture (`plot.run_figure`, measures in the title) when matplotlib is installed.
 """
 
 from __future__ import annotations
@@ -91,11 +92,23 @@ def breathy_drone(sr: int = DEMO_SR, *, seconds: float = 6.0, seed: int = 7) -> 
     return np.asarray(0.4 * y / np.max(np.abs(y)))
 
 
+def demo_picture(output: Path) -> Path:
+    """The picture of a demo result: ``content.PRESET.png`` beside ``content.PRESET.wav``.
+
+    Examples
+    --------
+    >>> demo_picture(Path("demo-output/content.mosaic.wav"))
+    PosixPath('demo-output/content.mosaic.png')
+    """
+    return output.with_suffix(".png")
+
+
 def run_demo(folder: str | os.PathLike[str] = "demo-output", *, force: bool = False,
-             progress: Progress | None = None) -> list[RunResult]:
+             progress: Progress | None = None, pictures: bool = True) -> list[RunResult]:
     """Write the example clips into ``folder`` and style the content with each demo preset.
 
-    Returns the results in `DEMO_PRESETS` order.
+    With ``pictures``, each result's picture is drawn beside it (`demo_picture`). Returns the
+    results in `DEMO_PRESETS` order.
 
     Examples
     --------
@@ -114,5 +127,10 @@ def run_demo(folder: str | os.PathLike[str] = "demo-output", *, force: bool = Fa
         audio.check_output_path(path, subtype="PCM_24", force=force)
     audio.write(content, plucked_melody(), DEMO_SR, subtype="PCM_24", force=force)
     audio.write(style, breathy_drone(), DEMO_SR, subtype="PCM_24", force=force)
-    return [transfer_files(content, [style], out / f"content.{name}.wav", preset=name,
-                           force=force, progress=progress) for name in DEMO_PRESETS]
+    results = []
+    for name in DEMO_PRESETS:
+        output = out / f"content.{name}.wav"
+        results.append(transfer_files(content, [style], output, preset=name, force=force,
+                                      progress=progress, measure=pictures,
+                                      plot=demo_picture(output) if pictures else None))
+    return results

@@ -7,7 +7,8 @@ atomically, so a failed job leaves no partial file and never touches its inputs.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import audio
-from .analysis import Analysis, analyse
+from .analysis import Analysis, analyse, decompose
 from .atomic import atomic_target, atomic_targets, check_target
 from .errors import ParameterError
 from .model import StyleModel
@@ -32,7 +33,6 @@ from .transfer import (
     mosaic_sources,
     plan_transfer,
     render_plan,
-    transfer,
 )
 
 MODEL_SUFFIX = ".npz"
@@ -78,12 +78,16 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
                    subtype: str = "PCM_24", force: bool = False,
                    save_plan: str | os.PathLike[str] | None = None,
                    progress: Progress | None = None, engine: str = "numpy",
-                   keep_score: str | os.PathLike[str] | None = None) -> RunResult:
+                   keep_score: str | os.PathLike[str] | None = None,
+                   plot: str | os.PathLike[str] | None = None,
+                   measure: bool = False) -> RunResult:
     """Style ``content`` after ``styles`` (audio files or one learnt ``.npz``) into ``output``.
 
     Settings are merged in this order, later winning: defaults, ``preset``, the settings a
     learnt style was made with, then ``options`` (field name -> value; None is ignored).
     ``engine`` renders (``numpy`` or ``sc``); ``keep_score`` keeps the ``sc`` score.
+    ``plot`` also draws the run's picture (`plot.run_figure`, a ``.png``) from the run's
+    own plan and analyses, with the `evaluate` measures in its title when ``measure``.
 
     Examples
     --------
@@ -101,18 +105,41 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         plan_path = _check_side_path(save_plan, ".npz", inputs=(*inputs, out), force=force)
         if plan_path == out.resolve():
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
+    picture = _check_picture(plot, measure, inputs=inputs, force=force)
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
     if engine == "sc":
         _check_sc_grid(settings, sr, y.shape[0])
-    result, plan = transfer(y, sr, style_audio, settings=settings, model=model,
-                            progress=progress, engine=engine, keep_score=keep_score,
-                            sources={"content": str(content), "styles": [str(s) for s in styles]})
-    targets = [out] if plan_path is None else [out, plan_path]
-    with atomic_targets(targets, force=force) as temps:  # both files, or neither
+    if measure and not style_audio:
+        raise ParameterError(f"{styles[0]}: holds no audio to measure the result against: "
+                             "give the style's audio files, or leave out --measure")
+    plan, content_analysis, style_analysis = plan_transfer(
+        y, sr, style_audio, settings=settings, model=model, progress=progress,
+        sources={"content": str(content), "styles": [str(s) for s in styles]})
+    if progress is not None:
+        progress("rendering")
+    exponent = audio.working_exponent(y)
+    result = np.ldexp(render_plan(plan, content_analysis, style_analysis, engine=engine,
+                                  keep_score=keep_score), -exponent)
+    targets = [out, *([plan_path] if plan_path else []), *([picture] if picture else [])]
+    from .plot import load_matplotlib
+
+    with (ThreadPoolExecutor(max_workers=1) as pool,
+          atomic_targets(targets, force=force) as temps):  # every file, or none
+        # matplotlib is imported while the audio is written (in libsndfile, not in Python)
+        imported = pool.submit(load_matplotlib) if picture is not None else None
         gain = audio.write_file(temps[0], result, sr, subtype=subtype, container=out.suffix)
         if plan_path is not None:
             plan.save(temps[1])
+        if imported is not None:
+            if progress is not None:
+                progress("drawing")
+            style_energy = (style_analysis.energy if style_analysis is not None
+                            else _style_energy(style_audio, plan))
+            measures = (_measures(y, style_audio, result * gain, sr) if measure else None)
+            imported.result()
+            _draw_run(temps[-1], plan, content_analysis.energy, result, style_energy,
+                      style_frames=_style_frames(plan, style_audio), measures=measures)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
@@ -156,41 +183,69 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
         from .supercollider.score import check_plan
 
         check_plan(plan)
-    content_path = content if content is not None else plan.sources.get("content")
-    style_paths = list(styles) if styles else list(plan.sources.get("styles") or [])
-    if not content_path:
-        raise ParameterError(f"{plan_path}: the plan names no content file: give --content")
+    content_path, style_paths = _plan_paths(plan_path, plan, content, styles)
     needed = [content_path, *(style_paths if plan.mode == "mosaic" else [])]
-    if plan.mode == "mosaic" and not style_paths:
-        raise ParameterError(f"{plan_path}: the mosaic plan names no style files: give --style")
     out = Path(output)
     audio.check_output_path(out, subtype=subtype, inputs=(plan_path, *needed), force=force)
     settings = Settings(wavelet=plan.wavelet, levels=plan.level,
                         bands_per_octave=plan.bands_per_octave)
-    y, sr = audio.load(content_path)
-    audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
-    if sr != plan.sr or y.shape != (plan.n_channels, plan.n_samples):
-        raise ParameterError(f"{content_path}: is not the content of this plan ({y.shape[0]} "
-                             f"channels, {y.shape[1]} samples at {sr} Hz; the plan wants "
-                             f"{plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): give the "
-                             "right file with --content")
-    exponent = audio.working_exponent(y)
-    content_analysis = analyse(np.ldexp(y, exponent), sr, wavelet=plan.wavelet, level=plan.level,
-                               hop=plan.hop, bands_per_octave=plan.bands_per_octave,
-                               name=str(content_path))
+    _, exponent, content_analysis = _plan_content(plan, content_path, out)
     style_analysis = None
     if plan.mode == "mosaic":
-        _, tracks = _load_styles(style_paths)
-        analyses = analyse_styles(tracks, sr=sr, n_channels=plan.n_channels,
-                                  settings=settings, level=plan.level, hop=plan.hop,
-                                  names=[str(p) for p in style_paths])
-        transpose = int(plan.settings.get("transpose", 0) or 0)
-        style_analysis = concatenate(mosaic_sources(analyses, transpose))
+        style_analysis = _plan_styles(plan, style_paths)[0]
     result = render_plan(plan, content_analysis, style_analysis, engine=engine,
                          keep_score=keep_score)
     result = np.ldexp(result, -exponent)
-    gain = audio.write(out, result, sr, subtype=subtype, force=force)
+    gain = audio.write(out, result, plan.sr, subtype=subtype, force=force)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
+
+
+def plot_plan_file(plan_path: str | os.PathLike[str], picture: str | os.PathLike[str], *,
+                   content: str | os.PathLike[str] | None = None,
+                   styles: Sequence[str | os.PathLike[str]] | None = None,
+                   output: str | os.PathLike[str] | None = None, measure: bool = False,
+                   force: bool = False) -> Path:
+    """Draw the picture (`plot.run_figure`) of a plan saved with ``run --save-plan``.
+
+    The content and style are read from the files the plan names (or ``content`` and
+    ``styles``) and analysed on the plan's grid; the output is read from ``output``, or
+    without it the plan is rendered here with the numpy engine. With ``measure`` the
+    `evaluate` measures go in the title.
+
+    Examples
+    --------
+    >>> plot_plan_file("song.plan.npz", "song.png", output="song.styled.wav")  # doctest: +SKIP
+    PosixPath('song.png')
+    """
+    plan = RenderPlan.load(plan_path)
+    content_path, style_paths = _plan_paths(plan_path, plan, content, styles)
+    if measure and not style_paths:
+        raise ParameterError(f"{plan_path}: the plan names no style files to measure against: "
+                             "give --style")
+    from .plot import check_png_target
+
+    target = check_png_target(picture, inputs=(plan_path, content_path, *style_paths,
+                                               *([output] if output else [])), force=force)
+    y, exponent, content_analysis = _plan_content(plan, content_path, None)
+    style_analysis, tracks, originals = _plan_styles(plan, style_paths)
+    if output is not None:
+        result, sr = audio.load(output)
+        if sr != plan.sr or result.shape != (plan.n_channels, plan.n_samples):
+            raise ParameterError(f"{output}: is not an output of this plan ({result.shape[0]} "
+                                 f"channels, {result.shape[1]} samples at {sr} Hz; the plan "
+                                 f"makes {plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): "
+                                 "give the right file with --output, or none to render it")
+    else:
+        result = np.ldexp(render_plan(plan, content_analysis, style_analysis), -exponent)
+    if measure and not tracks:
+        raise ParameterError(f"{style_paths[0]}: holds no audio to measure the result against: "
+                             "give the style's audio files with --style")
+    measures = _measures(y, tracks, result, plan.sr) if measure else None
+    with atomic_target(target, force=force) as temp:
+        _draw_run(temp, plan, content_analysis.energy, result,
+                  style_analysis.energy if style_analysis is not None else None,
+                  style_frames=originals, measures=measures)
+    return Path(picture)
 
 
 def check_engine(engine: str, keep_score: str | os.PathLike[str] | None) -> None:
@@ -301,3 +356,121 @@ def _check_side_path(path: str | os.PathLike[str], suffix: str, *,
     if target.suffix.lower() != suffix:
         raise ParameterError(f"{target}: must end in {suffix}")
     return check_target(target, inputs=inputs, force=force).resolve()
+
+
+def _check_picture(picture: str | os.PathLike[str] | None, measure: bool, *,
+                   inputs: tuple[str | os.PathLike[str], ...], force: bool) -> Path | None:
+    """Check a run's picture path before any work (see `plot.check_png_target`); the other
+    outputs cannot take its name, as they end in other ways."""
+    if picture is None:
+        if measure:
+            raise ParameterError("--measure goes with --plot: name the picture to write")
+        return None
+    from .plot import check_png_target
+
+    return check_png_target(picture, inputs=inputs, force=force)
+
+
+def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray, output: np.ndarray,
+              style: np.ndarray | None, *, style_frames: int | None,
+              measures: Mapping[str, float] | None) -> None:
+    """Draw the run's picture (`plot.run_figure`) into ``path``; the band energy of the
+    ``output`` audio is measured in a second thread (in PyWavelets, not in Python) while the
+    other panels are drawn."""
+    from .plot import run_figure, write_png
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        energy = pool.submit(_band_energy, output, plan)
+        figure = run_figure(plan, content, energy.result, style, style_frames=style_frames,
+                            measures=measures)
+    write_png(figure, path)
+
+
+def _band_energy(y: np.ndarray, plan: RenderPlan) -> np.ndarray:
+    """Band energy per frame of the output ``y`` on the plan's grid, as `Analysis.energy`
+    (channels summed), without the other features."""
+    bands = decompose(y, wavelet=plan.wavelet, level=plan.level, hop=plan.hop,
+                      bands_per_octave=plan.bands_per_octave)
+    return np.stack([np.einsum("cn,cn->n", band, band).reshape(plan.n_frames, -1)
+                     .sum(axis=1, dtype=np.float64) for band in bands], axis=1)
+
+
+def _style_energy(tracks: Sequence[tuple[np.ndarray, int]], plan: RenderPlan) -> np.ndarray | None:
+    """Band energy of the style tracks on the plan's grid (a learnt style the run did not
+    analyse again); None without audio."""
+    if not tracks:
+        return None
+    settings = Settings(wavelet=plan.wavelet, bands_per_octave=plan.bands_per_octave)
+    analyses = analyse_styles(tracks, sr=plan.sr, n_channels=plan.n_channels, settings=settings,
+                              level=plan.level, hop=plan.hop)
+    return concatenate(analyses).energy
+
+
+def _style_frames(plan: RenderPlan, tracks: Sequence[tuple[np.ndarray, int]]) -> int | None:
+    """How many frames the style tracks have at the plan's rate: where a transposing
+    mosaic's copies begin (None when it has none)."""
+    if plan.mode != "mosaic" or not int(plan.settings.get("transpose", 0) or 0):
+        return None
+    return sum(-(-audio.resample(y, sr, plan.sr).shape[1] // plan.hop) for y, sr in tracks)
+
+
+def _measures(content: np.ndarray, tracks: Sequence[tuple[np.ndarray, int]], output: np.ndarray,
+              sr: int) -> dict[str, float]:
+    """The `evaluate` measures of ``output``; the style tracks, at ``sr``, played one after
+    another are the style."""
+    from .evaluate import evaluate
+
+    style = np.concatenate([audio.to_channels(audio.resample(y, y_sr, sr), content.shape[0])
+                            for y, y_sr in tracks], axis=1)
+    return evaluate(content, style, output, sr)
+
+
+def _plan_paths(plan_path: str | os.PathLike[str], plan: RenderPlan,
+                content: str | os.PathLike[str] | None,
+                styles: Sequence[str | os.PathLike[str]] | None,
+                ) -> tuple[str | os.PathLike[str], list[str | os.PathLike[str]]]:
+    """The content and style files of a saved plan: as given, or as the plan names them."""
+    content_path = content if content is not None else plan.sources.get("content")
+    style_paths = list(styles) if styles else list(plan.sources.get("styles") or [])
+    if not content_path:
+        raise ParameterError(f"{plan_path}: the plan names no content file: give --content")
+    if plan.mode == "mosaic" and not style_paths:
+        raise ParameterError(f"{plan_path}: the mosaic plan names no style files: give --style")
+    return content_path, style_paths
+
+
+def _plan_content(plan: RenderPlan, path: str | os.PathLike[str], out: Path | None,
+                  ) -> tuple[np.ndarray, int, Analysis]:
+    """A saved plan's content: the audio, its working exponent and its analysis on the plan's
+    grid. ``out``: an output file whose format must hold the content."""
+    y, sr = audio.load(path)
+    if out is not None:
+        audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
+    if sr != plan.sr or y.shape != (plan.n_channels, plan.n_samples):
+        raise ParameterError(f"{path}: is not the content of this plan ({y.shape[0]} "
+                             f"channels, {y.shape[1]} samples at {sr} Hz; the plan wants "
+                             f"{plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): give the "
+                             "right file with --content")
+    exponent = audio.working_exponent(y)
+    analysis = analyse(np.ldexp(y, exponent), sr, wavelet=plan.wavelet, level=plan.level,
+                       hop=plan.hop, bands_per_octave=plan.bands_per_octave, name=str(path))
+    return y, exponent, analysis
+
+
+def _plan_styles(plan: RenderPlan, paths: Sequence[str | os.PathLike[str]],
+                 ) -> tuple[Analysis | None, list[tuple[np.ndarray, int]], int | None]:
+    """A saved plan's style: the analysis its segments index (a mosaic's transposed copies
+    included), the tracks, and how many frames the tracks themselves have."""
+    if not paths:
+        return None, [], None
+    _, tracks = _load_styles(paths)
+    if not tracks:
+        return None, [], None
+    settings = Settings(wavelet=plan.wavelet, levels=plan.level,
+                        bands_per_octave=plan.bands_per_octave)
+    analyses = analyse_styles(tracks, sr=plan.sr, n_channels=plan.n_channels,
+                              settings=settings, level=plan.level, hop=plan.hop,
+                              names=[str(p) for p in paths])
+    transpose = int(plan.settings.get("transpose", 0) or 0) if plan.mode == "mosaic" else 0
+    return (concatenate(mosaic_sources(analyses, transpose)), tracks,
+            sum(a.n_frames for a in analyses))

@@ -9,6 +9,7 @@ import soundfile as sf
 
 from styletransfer import ParameterError, RenderPlan, load_preset
 from styletransfer.cli import main
+from styletransfer.plot import plotting_available
 from styletransfer.presets import builtin_presets
 
 
@@ -68,9 +69,14 @@ def test_demo_writes_clips_and_results(tmp_path: Path,
     folder = tmp_path / "demo"
     assert main(["demo", "-o", str(folder), "--quiet"]) == 0
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["content.balanced.wav", "content.mosaic.wav", "content.wav", "style.wav"]
+    pictures = ["content.balanced.png", "content.mosaic.png"] if plotting_available() else []
+    assert names == sorted(["content.balanced.wav", "content.mosaic.wav", "content.wav",
+                            "style.wav", *pictures])
     length = sf.info(folder / "content.wav").frames
-    assert all(sf.info(folder / name).frames == length for name in names if "content" in name)
+    assert all(sf.info(folder / name).frames == length for name in names
+               if name.startswith("content") and name.endswith(".wav"))
+    assert all((folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+               for name in names if name.endswith(".png"))
     capsys.readouterr()
     assert main(["demo", "-o", str(folder)]) == 2
     assert "--force" in capsys.readouterr().err
