@@ -30,7 +30,7 @@ def spectrogram(path: Path, seconds: float) -> np.ndarray:
     """dB power spectrogram of the first ``seconds`` of ``path`` (mono mix at 22.05 kHz)."""
     import librosa
 
-    y, sr = sf.read(str(path), always_2d=True, dtype="float32", frames=None)
+    y, sr = sf.read(str(path), always_2d=True, dtype="float32")
     mono = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=SR)[: int(seconds * SR)]
     power = np.abs(librosa.stft(mono, n_fft=2048, hop_length=256)) ** 2
     db = 10 * np.log10(power + 1e-12)
