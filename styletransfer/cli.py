@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_options(synth)
     synth.add_argument("--continuity", type=_number, metavar="0..1", help="chance of "
                        "following the style to its next frame rather than jumping "
-                       "(default 0.8)")
+                       "(default 0.9)")
     synth.add_argument("--max-copy", type=_number, metavar="SECONDS",
                        help="longest run of the style played verbatim (default 0.25)")
     synth.add_argument("--context", type=_number, metavar="SECONDS",
@@ -175,9 +175,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="shortest jump within the style (default 0.5)")
     synth.add_argument("--recent", type=_number, metavar="SECONDS",
                        help="seconds during which what was played is avoided (default 2)")
-    synth.add_argument("--phrase", type=_number, metavar="SECONDS",
-                       help="mean seconds the slow course follows one stretch of the "
-                       "style (default 3; 0: none)")
     synth.add_argument("--states", type=_number, metavar="WEIGHT",
                        help="weight of the style's state transitions in jumps (default 1)")
     synth.add_argument("--balance", type=_number, metavar="0..1",

@@ -1,31 +1,30 @@
 """Sound synthesis: new audio of any length in a style, by a walk over the style's frames.
 
 The output is a mosaic of the style's own wavelet frames (23 ms at 44.1 kHz), chosen by
-a walk in the manner of an Audio Oracle: most of the time the walk follows the recording
-to its next frame (``continuity``), never for longer than ``max_copy``; then it jumps to
-a place of the style whose recent past matches the output's recent past, so that the
-join is heard as a continuation. The steps:
+a walk in the manner of an Audio Oracle: the walk follows the recording to its next
+frame for a run of frames, never longer than ``max_copy``, then jumps to a place of the
+style whose recent past matches the output's recent past, so that the join is heard as
+a continuation. The steps:
 
-- **Index** (`StyleIndex`, once per style). Every frame's standardised features (band
-  shape, crest and loudness, as the style model sees them) are averaged over three time
-  scales, the frame alone, a quarter of ``context`` and ``context``, by exponential
-  moving averages running forward through each track: the *context* of a frame is what
-  led up to it. The contexts are reduced to at most 16 principal components and put in
-  a k-d tree, so a jump costs one nearest-neighbour query, O(log N), never a scan.
-- **Walk** (`Synthesiser`). The output's own context is kept the same way; after a run
-  of L frames from the style it is updated in closed form from the style's moving
-  averages (``x_end = e_end + a**L (x_start - e_before)``), so runs cost O(1), not O(L).
-  At a jump, the ``candidates`` style frames whose context is nearest to the output's
-  (and at least ``min_jump`` away from where the walk is) are weighted by
-  ``exp(-(d**2 - d_min**2) / (2 mean(d**2)))``, by the style's state transitions
-  ``P(state of the target | current state) ** states``, and by 1/50 if the target was
-  played, or lies within ``min_jump`` of a frame played, in the last ``recent``
-  seconds; one is drawn, and a run of ``1 + Geometric``
-  frames starts there (mean ``1 / (1 - continuity)``, at most ``max_copy``).
-- **Balance** (statistic imposition). Each band's log level, averaged over the last 3 s
-  of output, is pulled ``balance`` of the way to the style's mean log level of that band
-  by the plan's band gains (within +-6 dB), so that the output's spectral balance holds
-  however the walk wanders.
+- **Index** (`styletransfer.synth_index.StyleIndex`, once per style): every frame's
+  context and its `LINKS` nearest jump targets, found by one batched k-d tree query.
+- **Runs.** A run from frame s lasts ``L = 1 + G`` frames, G geometric with
+  ``P(G = g) = (1 - c) c**g`` (c = ``continuity``, mean ``1 / (1 - c)``), cut to
+  ``max_copy`` and to the frames playable from s; then its end is moved by up to
+  `SEAM_FRAMES` to the end frame e whose nearest link is closest (smallest
+  ``link_d2[e, 0]``): runs end where a smooth join exists.
+- **Jumps.** From the run's last frame e, the links j of e are ranked by the distance
+  between the context of j - 1 and the *output's* own context (its last frames played,
+  at the index's lags), ``d_j**2 = |P(c_(j-1)) - P(c_out)|**2``; the ``candidates``
+  nearest are weighted ``w_j = exp(-(d_j**2 - d_min**2) / (2 mean(d**2)))
+  * T[state(e), state(j)] ** states * (RECENT_WEIGHT if j lies within min_jump of a
+  frame played in the last recent seconds)`` and one is drawn with probability
+  ``w_j / sum w``.
+- **Balance** (statistic imposition). Each band's log energy, averaged over the last
+  `BALANCE_SECONDS` of output (``l <- a**k l + (1 - a**k) mean(played)``,
+  ``a = exp(-1 / (3 s * frame rate))``), is pulled ``balance`` of the way to the style's
+  mean log energy of that band by the plan's band gains, at most +-6 dB:
+  ``gain_b = exp(clip(balance (target_b - l_b), -6 dB, +6 dB) / 2)``.
 
 The result is a `RenderPlan` in ``mosaic`` mode with no content (envelope 0): segments
 index the style's frames, gains are the balance. The walk keeps its whole state between
@@ -53,24 +52,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pywt
 
-from .analysis import ENERGY_FLOOR, Analysis
 from .audio import check_audio, working_exponent
 from .errors import ParameterError
-from .model import StyleModel, single_threaded
+from .model import StyleModel
 from .plan import RenderPlan
 from .settings import Settings
+from .synth_index import LINKS, StyleIndex, edge_frames
 from .synth_settings import SynthSettings
 
-#: Dimensions the contexts are reduced to for the k-d tree.
-CONTEXT_DIMS = 16
-#: Weights of the three context time scales (the frame, a quarter of ``context``, all).
-LAG_DECAY = 0.35
-#: Lags (frames) from which the guide's past replaces the output's in a jump's query.
-GUIDE_LAG = 8
-#: Weight of loudness among the standardised features of a context.
-LOUDNESS_WEIGHT = 3.0
+__all__ = [
+    "LINKS",
+    "PlanChunk",
+    "StyleIndex",
+    "Synthesiser",
+    "check_seconds",
+    "chunk_plan",
+    "edge_frames",
+    "prepare",
+    "synth",
+]
+
+#: How far (frames) a run's end may move to the end with the smoothest join.
+SEAM_FRAMES = 2
 #: Seconds over which `SynthSettings.balance` averages the output's band levels.
 BALANCE_SECONDS = 3.0
 #: Largest correction the balance applies, in dB.
@@ -79,121 +83,6 @@ BALANCE_LIMIT_DB = 6.0
 RECENT_WEIGHT = 0.02
 #: Called with the number of frames made so far and the total.
 Progress = Callable[[int, int], None]
-
-
-def edge_frames(wavelet: str, level: int, hop: int) -> int:
-    """Frames at each end of a style track whose coefficients the transform's periodic
-    extension mixes with the other end: never played.
-
-    Examples
-    --------
-    >>> edge_frames("sym12", 8, 1024), edge_frames("db4", 3, 256)
-    (7, 2)
-    """
-    support = (pywt.Wavelet(wavelet).dec_len - 1) * (2**level - 1) + 1
-    return int(math.ceil(support / hop)) + 1
-
-
-@dataclass(frozen=True)
-class StyleIndex:
-    """What the walk needs of a style: its frames, states and contexts, indexed.
-
-    Build with `StyleIndex.build`. Attributes are read-only arrays over the style's
-    ``n`` frames (tracks concatenated).
-
-    Attributes
-    ----------
-    style : Analysis
-        The style, tracks concatenated (what the plan's segments index).
-    labels : np.ndarray
-        ``(n,)`` the model state of every frame.
-    transitions : np.ndarray
-        ``(n_states, n_states)`` the model's state transition probabilities.
-    averages : np.ndarray
-        ``(3, n, n_features)`` the features' moving averages on the three time scales.
-    decays : np.ndarray
-        ``(3,)`` the averages' per-frame decay.
-    room : np.ndarray
-        ``(n,)`` how many frames can be played in a row from each frame (0: not playable).
-    sources : np.ndarray
-        ``(m,)`` the frames the tree holds: a jump to ``sources[k] + 1`` continues from
-        a context like ``sources[k]``'s.
-    log_energy : np.ndarray
-        ``(n, n_bands)`` log band energy of every frame.
-    target : np.ndarray
-        ``(n_bands,)`` the style's mean log band energy over its playable frames.
-    """
-
-    style: Analysis
-    labels: np.ndarray
-    transitions: np.ndarray
-    averages: np.ndarray
-    decays: np.ndarray
-    room: np.ndarray
-    sources: np.ndarray
-    log_energy: np.ndarray
-    target: np.ndarray
-    state_shapes: np.ndarray
-    tree: Any
-    centre: np.ndarray
-    basis: np.ndarray
-    track_names: tuple[str, ...] = ()
-
-    @classmethod
-    def build(cls, analyses: Sequence[Analysis], model: StyleModel, *,
-              context_seconds: float, names: Sequence[str] = ()) -> StyleIndex:
-        """Index the frames of ``analyses`` (style tracks on one grid) for ``model``.
-
-        Raises `ParameterError` when no track is long enough to play from (a few frames
-        more than twice `edge_frames`).
-        """
-        from scipy.spatial import cKDTree
-
-        from .transfer import concatenate
-
-        style = concatenate(analyses)
-        features = np.vstack([a.features() for a in analyses])
-        labels = model.posteriors(features).argmax(axis=1).astype(np.int64)
-        z = (features - model.mean_) / model.scale_
-        z[:, -1] *= LOUDNESS_WEIGHT
-        track = np.concatenate([np.full(a.n_frames, i) for i, a in enumerate(analyses)])
-        lags = context_lags(context_seconds * style.sr / style.hop)
-        starts = np.array([np.flatnonzero(track == t)[0] for t in range(len(analyses))])
-        rows = np.arange(track.size)
-        averages = np.stack([z[np.maximum(rows - lag, starts[track])] for lag in lags])
-        decays = lags.astype(np.float64)
-        edge = edge_frames(style.wavelet, style.level, style.hop)
-        room = _room(track, edge)
-        if not room.any():
-            shortest = 2 * edge + 4
-            raise ParameterError(f"the style is too short to synthesise from: give at least "
-                                 f"{shortest * style.hop / style.sr:.2f} s of audio "
-                                 f"({shortest} frames) in one track")
-        sources = np.flatnonzero(np.roll(room, -1) > 0)  # j such that j + 1 is playable
-        sources = sources[room[sources] > 0]
-        contexts = _stack_scales(averages[:, sources], lags)
-        centre = contexts.mean(axis=0)
-        with single_threaded():
-            _, _, vt = np.linalg.svd(contexts - centre, full_matrices=False)
-        basis = vt[:CONTEXT_DIMS].T
-        tree = cKDTree((contexts - centre) @ basis)
-        floor = ENERGY_FLOOR * float(style.energy.sum(axis=1).mean()) / style.n_bands + 1e-30
-        log_energy = np.log(style.energy + floor)
-        target = log_energy[room > 0].mean(axis=0)
-        return cls(style=style, labels=labels, transitions=model.transitions_,
-                   averages=averages, decays=decays, room=room, sources=sources,
-                   log_energy=log_energy, target=target,
-                   state_shapes=model.shape_mean_.astype(np.float32), tree=tree,
-                   centre=centre, basis=basis, track_names=tuple(names))
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.labels.size)
-
-    def project(self, context: np.ndarray) -> np.ndarray:
-        """A ``(3, n_features)`` context as the tree's coordinates."""
-        return np.asarray((_stack_scales(context[:, None], self.decays)[0] - self.centre)
-                          @ self.basis)
 
 
 @dataclass(frozen=True)
@@ -225,9 +114,10 @@ class PlanChunk:
 class Synthesiser:
     """The walk over a style's frames, made in chunks with all its state carried over.
 
-    Memory is constant: the state is the place in the style, the output's context, the
-    balance's averages, the random generator and, per style frame, when it was last
-    played. Calls to `next_frames` in any chunk sizes give the same frames.
+    Memory is constant: the state is the place in the style, the last frames played (as
+    far back as the context looks), the balance's averages, the random generator and,
+    per style frame, when it was last played. Calls to `next_frames` in any chunk sizes
+    give the same frames.
 
     Parameters
     ----------
@@ -243,7 +133,7 @@ class Synthesiser:
     >>> import numpy as np
     >>> from styletransfer.synth import prepare
     >>> style = np.random.default_rng(1).standard_normal((1, 66150)).astype(np.float32)
-    >>> index = prepare([(style, 22050)], sr=22050)
+    >>> index = prepare([(style, 22050)])
     >>> a = Synthesiser(index, SynthSettings(), seed=3)
     >>> b = Synthesiser(index, SynthSettings(), seed=3)
     >>> one = np.concatenate([a.next_frames(5).segments, a.next_frames(95).segments])
@@ -257,26 +147,18 @@ class Synthesiser:
         self.rng = np.random.default_rng(seed)
         fps = index.style.sr / index.style.hop
         self.max_run = max(1, int(settings.max_copy * fps))
-        self.min_jump = int(round(settings.min_jump * fps))
-        self.recent = int(round(settings.recent * fps))
+        self.min_jump = round(settings.min_jump * fps)
+        self.recent = round(settings.recent * fps)
+        self.transitions = index.transitions ** settings.states
+        self.playable = np.flatnonzero(index.room > 0)
+        self.balance_decay = math.exp(-1.0 / (BALANCE_SECONDS * fps))
         self.frame = 0
         self.last_used = np.full(index.n_frames, -(2**40), dtype=np.int64)
-        self.balance_decay = math.exp(-1.0 / (BALANCE_SECONDS * fps))
         self.level = index.target.copy()
-        self.phrase = max(0, int(round(settings.phrase * fps)))
-        playable = np.flatnonzero(index.room > 0)
-        self.guide = int(playable[self.rng.integers(playable.size)])
-        self.guide_left = int(max(1, min(int(self.rng.geometric(1.0 / max(self.phrase, 1))),
-                                         index.room[self.guide])))
         self.correction = np.zeros_like(index.target)
-        playable = np.flatnonzero(index.room > 0)
-        self.next = int(playable[self.rng.integers(playable.size)])
+        self.next = int(self.playable[self.rng.integers(self.playable.size)])
         self.left = self._run_length(self.next)
-        self.lags = index.decays.astype(np.int64)
-        self.history = np.full(int(self.lags.max()) + 1, self.next - 1, dtype=np.int64)
-        self.history -= np.arange(self.history.size)
-        self.history = np.maximum(self.history, 0)
-        self.correction = self._balance_correction()
+        self.history = np.maximum(self.next - 1 - np.arange(int(index.lags.max()) + 1), 0)
 
     def next_frames(self, n: int) -> PlanChunk:
         """The next ``n`` frames of the synthesis."""
@@ -288,10 +170,9 @@ class Synthesiser:
             if self.left == 0:
                 self._jump()
             k = min(self.left, n - filled)
-            run = np.arange(self.next, self.next + k)
-            segments[filled: filled + k] = run
+            segments[filled: filled + k] = np.arange(self.next, self.next + k)
             gains[filled: filled + k] = np.exp(0.5 * self.correction)
-            self._advance(run)
+            self._advance(self.next, k)
             filled += k
         return PlanChunk(start=self.frame - n, segments=segments, gains=gains,
                          states=index.labels[segments])
@@ -299,25 +180,26 @@ class Synthesiser:
     def plan(self, n_samples: int, *, sources: dict[str, Any] | None = None,
              settings: dict[str, Any] | None = None) -> RenderPlan:
         """The next ``n_samples`` of the synthesis as one `RenderPlan` (mosaic, no content)."""
-        style = self.index.style
-        chunk = self.next_frames(-(-n_samples // style.hop))
+        chunk = self.next_frames(-(-n_samples // self.index.style.hop))
         return chunk_plan(self.index, chunk, n_samples=n_samples, sources=sources,
                           settings=settings)
 
     # -- the walk ------------------------------------------------------------------------
-    def _advance(self, run: np.ndarray) -> None:
-        """Account for having played ``run`` (consecutive style frames)."""
-        index, k = self.index, run.size
-        first, last = int(run[0]), int(run[-1])
-        self.history = np.concatenate([run[::-1][: self.history.size],
-                                       self.history])[: self.history.size]
-        self.last_used[run] = self.frame + np.arange(k)
-        played = index.log_energy[run].mean(axis=0) + self.correction
+    def _advance(self, first: int, k: int) -> None:
+        """Account for having played ``k`` consecutive style frames from ``first``."""
+        index, last = self.index, first + k - 1
+        size = self.history.size
+        if k >= size:
+            self.history = np.arange(last, last - size, -1)
+        else:
+            self.history[k:] = self.history[: size - k].copy()
+            self.history[:k] = np.arange(last, first - 1, -1)
+        reach = self.min_jump
+        self.last_used[max(0, first - reach): last + reach + 1] = self.frame + k
+        played = index.log_energy[first: last + 1].mean(axis=0) + self.correction
         keep = self.balance_decay**k
         self.level = keep * self.level + (1.0 - keep) * played
         self.frame += k
-        if self.phrase:
-            self._move_guide(k)
         self.next = last + 1
         self.left -= k
 
@@ -325,68 +207,39 @@ class Synthesiser:
         """Choose where the walk goes on from, and how long it follows the style there."""
         index, settings = self.index, self.settings
         current = self.next - 1
-        wanted = min(index.sources.size, 4 * settings.candidates + 8)
-        query = index.averages[0, self.history[self.lags]]
-        if self.phrase:
-            slow = self.lags >= GUIDE_LAG
-            query[slow] = index.averages[slow, self.guide - 1]
-        distances, found = index.tree.query(index.project(query), k=wanted)
-        distances, found = np.atleast_1d(distances), np.atleast_1d(found)
-        targets = index.sources[found] + 1
-        far = np.abs(targets - self.next) >= max(self.min_jump, 1)
-        if self.phrase:
-            far &= np.abs(targets - self.guide) >= max(self.min_jump, 1)
-        targets, distances = targets[far][: settings.candidates], distances[far][
-            : settings.candidates]
-        if targets.size == 0:
-            playable = np.flatnonzero(index.room > 0)
-            target = int(playable[self.rng.integers(playable.size)])
+        links = index.links[current]
+        links = links[links >= 0]
+        if links.size == 0:
+            target = int(self.playable[self.rng.integers(self.playable.size)])
         else:
-            squared = distances**2
-            weights = np.exp(-(squared - squared.min()) / (2 * squared.mean() + 1e-12))
+            difference = index.coords[links - 1] - index.project(self.history)
+            squared = np.einsum("kd,kd->k", difference, difference)
+            order = np.argsort(squared, kind="stable")[: settings.candidates]
+            links, squared = links[order], squared[order]
+            weights = np.exp(-(squared - squared[0]) / (2 * squared.mean() + 1e-12))
             if settings.states > 0:
-                weights *= index.transitions[index.labels[current],
-                                             index.labels[targets]] ** settings.states
-            reach = np.arange(-self.min_jump, self.min_jump + 1)
-            near = np.clip(targets[:, None] + reach[None, :], 0, index.n_frames - 1)
-            recently = self.frame - self.last_used[near].max(axis=1) < self.recent
-            weights[recently] *= RECENT_WEIGHT
-            weights /= weights.sum()
-            target = int(targets[self.rng.choice(targets.size, p=weights)])
+                weights *= self.transitions[index.labels[current], index.labels[links]]
+            weights[self.last_used[links] > self.frame - self.recent] *= RECENT_WEIGHT
+            cumulative = np.cumsum(weights)
+            pick = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1],
+                                       side="right"))
+            target = int(links[min(pick, links.size - 1)])
         self.next = target
         self.left = self._run_length(target)
         self.correction = self._balance_correction()
 
-    def _move_guide(self, k: int) -> None:
-        """Advance the guide ``k`` frames, moving it elsewhere at the end of its phrase."""
-        while k > 0:
-            step = min(k, self.guide_left)
-            self.guide += step
-            self.guide_left -= step
-            k -= step
-            if self.guide_left == 0:
-                self._jump_guide()
-
-    def _jump_guide(self) -> None:
-        """Move the guide to a place whose context is like the guide's own."""
-        index = self.index
-        wanted = min(index.sources.size, 16)
-        _, found = index.tree.query(index.project(index.averages[:, self.guide - 1]),
-                                    k=wanted)
-        targets = index.sources[np.atleast_1d(found)] + 1
-        targets = targets[np.abs(targets - self.guide) >= max(self.min_jump, 1)]
-        if targets.size == 0:
-            playable = np.flatnonzero(index.room > 0)
-            targets = playable
-        self.guide = int(targets[self.rng.integers(targets.size)])
-        length = int(self.rng.geometric(1.0 / self.phrase))
-        self.guide_left = int(max(1, min(length, index.room[self.guide])))
-
     def _run_length(self, start: int) -> int:
+        """Frames to follow the style from ``start``: ``1 + Geometric`` (mean
+        ``1 / (1 - continuity)``), at most ``max_copy``, then moved by up to `SEAM_FRAMES`
+        to the end whose best jump out is the smoothest."""
         continuity = self.settings.continuity
-        length = (self.max_run if continuity >= 1.0
-                  else int(self.rng.geometric(1.0 - continuity)))
-        return int(max(1, min(length, self.max_run, self.index.room[start])))
+        nominal = (self.max_run if continuity >= 1.0
+                   else int(self.rng.geometric(1.0 - continuity)))
+        longest = int(min(self.max_run, self.index.room[start]))
+        nominal = max(1, min(nominal, longest))
+        low, high = max(1, nominal - SEAM_FRAMES), min(longest, nominal + SEAM_FRAMES)
+        seams = self.index.link_d2[start + low - 1: start + high, 0]
+        return low + int(np.argmin(seams)) if np.isfinite(seams).any() else nominal
 
     def _balance_correction(self) -> np.ndarray:
         limit = BALANCE_LIMIT_DB * math.log(10) / 10  # in natural log of energy
@@ -446,7 +299,7 @@ def prepare(styles: Sequence[tuple[np.ndarray, int]], *, sr: int | None = None,
     if model is None or not matches(model, settings, sr=sr, level=level, hop=hop):
         model = StyleModel(settings.clusters, seed=settings.seed).fit(analyses)
     return StyleIndex.build(analyses, model, context_seconds=synth_settings.context,
-                            names=list(names or []))
+                            min_jump_seconds=synth_settings.min_jump)
 
 
 def synth(styles: Sequence[tuple[np.ndarray, int]], seconds: float, *,
@@ -509,49 +362,4 @@ def check_seconds(seconds: float, sr: int) -> int:
     if not numeric or not 0.1 <= seconds <= 360_000:
         raise ParameterError(f"--seconds {seconds!r} is out of range: use 0.1 to 360000 "
                              "(100 hours)")
-    return int(round(seconds * sr))
-
-
-def _moving_average(z: np.ndarray, track: np.ndarray, decay: float) -> np.ndarray:
-    """``e_i = decay e_(i-1) + (1 - decay) z_i`` within each track (``e`` starts at ``z``)."""
-    if decay == 0.0:
-        return z.copy()
-    from scipy.signal import lfilter
-
-    out = np.empty_like(z)
-    for number in np.unique(track):
-        rows = np.flatnonzero(track == number)
-        part = z[rows]
-        initial = (decay * part[0])[None, :]
-        out[rows] = lfilter([1.0 - decay], [1.0, -decay], part, axis=0, zi=initial)[0]
-    return out
-
-
-def context_lags(frames: float) -> np.ndarray:
-    """Lags (frames) at which a context looks back: 0, then powers of two up to ``frames``.
-
-    Examples
-    --------
-    >>> context_lags(21.5).tolist()
-    [0, 1, 2, 4, 8, 16]
-    """
-    top = int(np.floor(np.log2(max(frames, 1.0))))
-    return np.array([0] + [2**k for k in range(top + 1)], dtype=np.int64)
-
-
-def _stack_scales(averages: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """``(L, n, f)`` lagged features as ``(n, L f)`` weighted contexts."""
-    weights = (1.0 + np.asarray(lags, dtype=np.float64))[:, None, None] ** -LAG_DECAY
-    return np.concatenate(list(averages * weights), axis=1)
-
-
-def _room(track: np.ndarray, edge: int) -> np.ndarray:
-    """``(n,)`` frames playable in a row from each frame, ``edge`` frames kept from each
-    track's ends (the last playable frame is followed by one more real frame)."""
-    room = np.zeros(track.size, dtype=np.int64)
-    for number in np.unique(track):
-        rows = np.flatnonzero(track == number)
-        first, last = rows[0] + edge, rows[-1] - edge
-        if last - first >= 4:
-            room[first: last + 1] = np.arange(last - first + 1, 0, -1)
-    return room
+    return round(seconds * sr)

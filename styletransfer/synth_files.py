@@ -23,7 +23,7 @@ from .files import _check_sc_grid, _check_side_path, _load_styles, check_engine
 from .plan import RenderPlan
 from .presets import load_preset
 from .settings import Settings
-from .synth import PlanChunk, StyleIndex, Synthesiser, chunk_plan, check_seconds, prepare
+from .synth import PlanChunk, StyleIndex, Synthesiser, check_seconds, chunk_plan, prepare
 from .synth_render import CHUNK_FRAMES, render_synth, stream_synth, write_synth
 from .synth_settings import SynthSettings
 

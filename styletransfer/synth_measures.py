@@ -93,7 +93,7 @@ def texture_windows(y: np.ndarray, sr: int, window: float = WINDOW_SECONDS,
     2
     """
     sig = _prepare(_two_d(y), sr)
-    width = int(round(window * SR / 512))
+    width = round(window * SR / 512)
     out = []
     for start in range(0, sig.power.shape[1] - width + 1, width):
         power = sig.power[:, start: start + width]
@@ -169,7 +169,7 @@ def wave_copies(output: np.ndarray, style: np.ndarray, sr: int) -> dict[str, flo
     from scipy.spatial import cKDTree
 
     x, y = _mono(output, sr), _mono(style, sr)
-    block = int(round(BLOCK_SECONDS * SR))
+    block = round(BLOCK_SECONDS * SR)
     step = block // 8
     if x.size < block or y.size < block + 2 * step:
         raise ParameterError("output and style must each be longer than 50 ms")
@@ -186,13 +186,13 @@ def wave_copies(output: np.ndarray, style: np.ndarray, sr: int) -> dict[str, flo
     k = min(NEIGHBOURS, grid.size)
     _, nearest = tree.query((out_desc - centre) @ basis, k=k)
     positions = grid[np.asarray(nearest).reshape(n_blocks, k)]
-    best_ncc, best_offset, matched = _check(blocks, starts, y, positions, step)
+    _best_ncc, best_offset, matched = _check(blocks, starts, y, positions, step)
     # Check, for every block, the offsets its neighbours matched at (a stretch continues).
     around = []
     for shift in (1, -1):
         offset = np.roll(best_offset, shift)
         around.append(np.clip(starts + offset, 0, y.size - block))
-    ncc2, offset2, matched2 = _check(blocks, starts, y, np.stack(around, axis=1), step)
+    _ncc2, _offset2, matched2 = _check(blocks, starts, y, np.stack(around, axis=1), step)
     rms = float(np.sqrt(np.mean(x**2)))
     loud = np.sqrt(np.mean(blocks**2, axis=1)) >= rms * 10 ** (-QUIET_DB / 20)
     sets = [{o for o in (*matched[b], *matched2[b])} if loud[b] else set()
@@ -202,8 +202,8 @@ def wave_copies(output: np.ndarray, style: np.ndarray, sr: int) -> dict[str, flo
     for b, offsets in enumerate(sets):
         current = {}
         for o in offsets:
-            previous = max((runs.get(o + d, 0) for d in range(-OFFSET_TOLERANCE,
-                                                                OFFSET_TOLERANCE + 1)))
+            previous = max(runs.get(o + d, 0) for d in range(-OFFSET_TOLERANCE,
+                                                                OFFSET_TOLERANCE + 1))
             current[o] = previous + 1
         runs = current
         lengths[b] = max(current.values(), default=0)
@@ -254,7 +254,7 @@ def seed_correlation(a: np.ndarray, b: np.ndarray) -> float:
 SYNTH_TABLE: dict[str, tuple[str, str]] = {
     "texture_distance": (".4g", "texture-statistics distance, output vs style (5 s windows)"),
     "texture_halves": (".4g", "the same between the style's halves (or style and reference)"),
-    "texture_ratio": (".3f", "texture_distance / texture_halves (1 = as close as the style "
+    "texture_ratio": (".3f", "distance / halves' distance (1: as close as the style "
                       "to itself)"),
     "plan_copy_max": (".3f", "s, longest run of consecutive style frames in the plan"),
     "plan_copy_p95": (".3f", "s, 95 % of the time lies in plan runs no longer than this"),
@@ -351,7 +351,7 @@ def format_synth_report(metrics: dict[str, float]) -> str:
     Examples
     --------
     >>> print(format_synth_report({"texture_ratio": 1.05, "seed_correlation": math.nan}))
-    texture_ratio      1.050   texture_distance / texture_halves (1 = as close as the style to itself)
+    texture_ratio      1.050   distance / halves' distance (1: as close as the style to itself)
     seed_correlation   n/a     correlation of the output with the other output
     """
     keys = [k for k in SYNTH_TABLE if k in metrics]
@@ -373,7 +373,7 @@ def _check(blocks: np.ndarray, starts: np.ndarray, y: np.ndarray, positions: np.
     """
     n_blocks, block = blocks.shape
     span = block + 2 * step
-    n_fft = 1 << int(math.ceil(math.log2(span)))
+    n_fft = 1 << math.ceil(math.log2(span))
     low = np.clip(positions - step, 0, y.size - span)
     centred = blocks - blocks.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(centred, axis=1)
@@ -405,7 +405,7 @@ def _check(blocks: np.ndarray, starts: np.ndarray, y: np.ndarray, positions: np.
 
 def _descriptors(y: np.ndarray, starts: np.ndarray, block: int) -> np.ndarray:
     """Unit-length log band powers (Hann window) of the blocks of ``y`` at ``starts``."""
-    n_fft = 1 << int(math.ceil(math.log2(block)))
+    n_fft = 1 << math.ceil(math.log2(block))
     edges = np.unique(np.round(np.geomspace(2, n_fft // 2 + 1, DESCRIPTOR_BANDS + 1)).astype(int))
     window = np.hanning(block)
     out = np.empty((starts.size, edges.size - 1))

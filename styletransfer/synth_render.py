@@ -10,8 +10,9 @@ faded in and out. Memory depends on the chunk size and the style, never on the l
 
 `write_synth` writes the chunks as they come to a temporary float file beside the
 target, checking every chunk (finite samples), then writes the target's format from it
-with one normalisation gain (peaks at most -1 dBFS, as every output of the tool), and
-puts it in place atomically: an interrupted or failed synthesis leaves no file.
+with one normalisation gain (peaks at most -1 dBFS, as every output of the tool; float
+files without the PEAK chunk that would hold the time of writing), and puts it in place
+atomically: an interrupted or failed synthesis leaves no file.
 
 Examples
 --------
@@ -43,7 +44,8 @@ from .audio import PCM_BITS, PEAK_CEILING
 from .engine_numpy import render
 from .errors import InternalError, ParameterError
 from .plan import RenderPlan
-from .synth import PlanChunk, StyleIndex, edge_frames
+from .synth import PlanChunk
+from .synth_index import StyleIndex, edge_frames
 
 #: Frames rendered at a time (about 12 s at 44.1 kHz).
 CHUNK_FRAMES = 512
@@ -201,6 +203,7 @@ def write_synth(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], sr: 
             with sf.SoundFile(str(raw)) as source, sf.SoundFile(
                     str(temp), "w", samplerate=sr, channels=n_channels, subtype=subtype,
                     format=container) as out:
+                _no_peak_chunk(out)
                 for block in source.blocks(blocksize=COPY_BLOCK, dtype="float32",
                                            always_2d=True):
                     out.write(block * np.float32(gain * scale))
@@ -209,6 +212,13 @@ def write_synth(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], sr: 
         if also is not None:
             also[1](temps[1])
     return gain
+
+
+def _no_peak_chunk(handle: sf.SoundFile) -> None:
+    """Leave out libsndfile's PEAK chunk of float files, which holds the time of writing:
+    without it the same synthesis gives the same bytes (call before any write)."""
+    set_add_peak_chunk = 0x1050  # SFC_SET_ADD_PEAK_CHUNK in sndfile.h
+    sf._snd.sf_command(handle._file, set_add_peak_chunk, sf._ffi.NULL, 0)
 
 
 def _render_frames(index: StyleIndex, segments: np.ndarray, gains: np.ndarray) -> np.ndarray:

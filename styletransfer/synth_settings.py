@@ -38,12 +38,6 @@ class SynthSettings:
     recent : float
         Seconds of output during which a style frame just played is avoided as a jump
         target, so that no stretch of the style comes back soon (no audible loops).
-    phrase : float
-        Mean seconds for which the output's slow course (its loudness and colour over the
-        longest context scale) follows one stretch of the style, a *guide* that moves on
-        in time and then elsewhere; jumps match the guide's slow course and the output's
-        recent frames, and land at least ``min_jump`` from the guide too (0: no guide,
-        jumps match the output's own past on every scale).
     states : float
         Weight of the style's state transitions in choosing among jump targets: each is
         weighted by ``P(its state | the current state) ** states`` (0: context alone).
@@ -58,13 +52,12 @@ class SynthSettings:
     0.25
     """
 
-    continuity: float = 0.8
+    continuity: float = 0.9
     max_copy: float = 0.25
     context: float = 0.5
     candidates: int = 8
     min_jump: float = 0.5
     recent: float = 2.0
-    phrase: float = 3.0
     states: float = 1.0
     balance: float = 0.5
 
@@ -76,7 +69,6 @@ class SynthSettings:
         _check_range("candidates", self.candidates, 1, 64, int)
         _check_range("min_jump", self.min_jump, 0.0, 60.0, float)
         _check_range("recent", self.recent, 0.0, 600.0, float)
-        _check_range("phrase", self.phrase, 0.0, 600.0, float)
         _check_range("states", self.states, 0.0, 10.0, float)
         _check_range("balance", self.balance, 0.0, 1.0, float)
         return self
