@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--max-copy", type=_number, metavar="SECONDS",
                        help="longest run of the style played verbatim (default 0.25)")
     synth.add_argument("--context", type=_number, metavar="SECONDS",
-                       help="how far back a jump matches the output's past (default 0.5)")
+                       help="how far back a jump matches the output's past (default 1.5)")
     synth.add_argument("--candidates", type=_integer, metavar="K",
                        help="jump targets weighed at each jump, 1-64 (default 8)")
     synth.add_argument("--min-jump", type=_number, metavar="SECONDS",
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--recent", type=_number, metavar="SECONDS",
                        help="seconds during which what was played is avoided (default 2)")
     synth.add_argument("--states", type=_number, metavar="WEIGHT",
-                       help="weight of the style's state transitions in jumps (default 1)")
+                       help="weight of the style's state transitions in jumps (default 0)")
     synth.add_argument("--balance", type=_number, metavar="0..1",
                        help="how strongly band levels are held to the style's (default 0.5)")
     synth.add_argument("--engine", choices=ENGINES, default="numpy",

@@ -54,11 +54,11 @@ class SynthSettings:
 
     continuity: float = 0.9
     max_copy: float = 0.25
-    context: float = 0.5
+    context: float = 1.5
     candidates: int = 8
     min_jump: float = 0.5
     recent: float = 2.0
-    states: float = 1.0
+    states: float = 0.0
     balance: float = 0.5
 
     def checked(self) -> SynthSettings:
