@@ -17,9 +17,13 @@ a continuation. The steps:
   between the context of j - 1 and the *output's* own context (its last frames played,
   at the index's lags), ``d_j**2 = |P(c_(j-1)) - P(c_out)|**2``; the ``candidates``
   nearest are weighted ``w_j = exp(-(d_j**2 - d_min**2) / (2 mean(d**2)))
-  * T[state(e), state(j)] ** states * (RECENT_WEIGHT if j lies within min_jump of a
-  frame played in the last recent seconds)`` and one is drawn with probability
-  ``w_j / sum w``.
+  * T[state(e), state(j)] ** states * exp(COHERENCE_WEIGHT r_j) * (RECENT_WEIGHT if j
+  lies within min_jump of a frame played in the last recent seconds)`` and one is drawn
+  with probability ``w_j / sum w``. ``r_j`` is the coherence of the join: the correlation
+  ``<a, b_j> / (|a| |b_j|)`` between the coefficients (all bands, all channels) that the
+  crossfade into j rises over, b_j, and those the recording itself would have played
+  there, a (frame e + 1): crossfades between unrelated frames lose up to 3 dB midway and
+  cancel partials in antiphase; coherent joins do neither.
 - **Balance** (statistic imposition). Each band's log energy, averaged over the last
   `BALANCE_SECONDS` of output (``l <- a**k l + (1 - a**k) mean(played)``,
   ``a = exp(-1 / (3 s * frame rate))``), is pulled ``balance`` of the way to the style's
@@ -75,6 +79,8 @@ __all__ = [
 
 #: How far (frames) a run's end may move to the end with the smoothest join.
 SEAM_FRAMES = 2
+#: Weight of the join's coherence in choosing a jump target (``exp(COHERENCE_WEIGHT r)``).
+COHERENCE_WEIGHT = 4.0
 #: Seconds over which `SynthSettings.balance` averages the output's band levels.
 BALANCE_SECONDS = 3.0
 #: Largest correction the balance applies, in dB.
@@ -219,6 +225,7 @@ class Synthesiser:
             weights = np.exp(-(squared - squared[0]) / (2 * squared.mean() + 1e-12))
             if settings.states > 0:
                 weights *= self.transitions[index.labels[current], index.labels[links]]
+            weights *= np.exp(COHERENCE_WEIGHT * self._coherence(links))
             weights[self.last_used[links] > self.frame - self.recent] *= RECENT_WEIGHT
             cumulative = np.cumsum(weights)
             pick = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1],
@@ -227,6 +234,13 @@ class Synthesiser:
         self.next = target
         self.left = self._run_length(target)
         self.correction = self._balance_correction()
+
+    def _coherence(self, targets: np.ndarray) -> np.ndarray:
+        """Correlation of each target's crossfade region with the one of the frame that
+        would have followed (see the module)."""
+        regions = self.index.join_regions(np.concatenate([[self.next], targets]))
+        norms = np.sqrt(np.einsum("kd,kd->k", regions, regions)) + 1e-30
+        return np.asarray((regions[1:] @ regions[0]) / (norms[1:] * norms[0]))
 
     def _run_length(self, start: int) -> int:
         """Frames to follow the style from ``start``: ``1 + Geometric`` (mean

@@ -160,6 +160,18 @@ class StyleIndex:
     def n_frames(self) -> int:
         return int(self.labels.size)
 
+    def join_regions(self, frames: np.ndarray) -> np.ndarray:
+        """``(k, hop * n_channels)`` the coefficients, all bands, that frame ``f``'s
+        crossfade window rises over (``f m_b - m_b / 2`` to ``f m_b + m_b / 2``, ``m_b``
+        coefficients per frame in band b), for each frame ``f`` of ``frames``."""
+        parts = []
+        for band in self.style.coeffs:
+            m = band.shape[1] // self.n_frames
+            starts = np.asarray(frames)[:, None] * m - m // 2 + np.arange(m)[None, :]
+            parts.append(band[:, np.clip(starts, 0, band.shape[1] - 1)].transpose(1, 0, 2)
+                         .reshape(len(frames), -1))
+        return np.concatenate(parts, axis=1)
+
     def project(self, history: np.ndarray) -> np.ndarray:
         """The reduced context of an output whose last frames were ``history`` (last first)."""
         return np.asarray(self.features[history[self.lags]].ravel() @ self.projection

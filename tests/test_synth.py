@@ -110,7 +110,7 @@ def test_parity_of_numpy_and_supercollider(index) -> None:  # type: ignore[no-un
     the bands holding -30 dB of the total correlate (median >= 0.9, every band >= 0.85),
     levels agree within 1.5 dB. Mosaic transfers reach 0.9 in every band; here the band
     under 86 Hz (-26 dB of the drone, mostly the leakage of its 110 Hz partial) reaches
-    0.88, as a synthesis jumps every few frames; every band above it reaches 0.97."""
+    0.91, as a synthesis jumps every few frames; every band above it reaches 0.98."""
     require_scsynth()
     plan = Synthesiser(index, SynthSettings(), seed=2).plan(4 * SR)
     reference = render_synth(plan, index, engine="numpy")
