@@ -238,9 +238,8 @@ class Synthesiser:
     def _coherence(self, targets: np.ndarray) -> np.ndarray:
         """Correlation of each target's crossfade region with the one of the frame that
         would have followed (see the module)."""
-        regions = self.index.join_regions(np.concatenate([[self.next], targets]))
-        norms = np.sqrt(np.einsum("kd,kd->k", regions, regions)) + 1e-30
-        return np.asarray((regions[1:] @ regions[0]) / (norms[1:] * norms[0]))
+        joins = self.index.joins
+        return np.asarray(joins[targets] @ joins[self.next], dtype=np.float64)
 
     def _run_length(self, start: int) -> int:
         """Frames to follow the style from ``start``: ``1 + Geometric`` (mean

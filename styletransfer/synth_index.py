@@ -92,6 +92,11 @@ class StyleIndex:
         ``(n_bands,)`` the style's mean log band energy over its playable frames.
     state_shapes : np.ndarray
         ``(n_states, n_bands)`` the states' mean log band shapes (for the plan's record).
+    joins : np.ndarray
+        ``(n, hop * n_channels)`` float32, unit length: the coefficients (all bands, all
+        channels) that frame i's crossfade window rises over, ``i m_b - m_b / 2`` to
+        ``i m_b + m_b / 2`` in band b of ``m_b`` coefficients per frame (`_joins`). The
+        dot product of two rows is the coherence of a join (as large as the style).
     """
 
     style: Analysis
@@ -108,6 +113,7 @@ class StyleIndex:
     log_energy: np.ndarray
     target: np.ndarray
     state_shapes: np.ndarray
+    joins: np.ndarray
 
     @classmethod
     def build(cls, analyses: Sequence[Analysis], model: StyleModel, *,
@@ -154,23 +160,12 @@ class StyleIndex:
                    projection=np.repeat(weights, z.shape[1])[:, None] * basis,
                    offset=centre @ basis, links=links, link_d2=link_d2, room=room,
                    log_energy=log_energy, target=log_energy[room > 0].mean(axis=0),
-                   state_shapes=model.shape_mean_.astype(np.float32))
+                   state_shapes=model.shape_mean_.astype(np.float32),
+                   joins=_joins(style))
 
     @property
     def n_frames(self) -> int:
         return int(self.labels.size)
-
-    def join_regions(self, frames: np.ndarray) -> np.ndarray:
-        """``(k, hop * n_channels)`` the coefficients, all bands, that frame ``f``'s
-        crossfade window rises over (``f m_b - m_b / 2`` to ``f m_b + m_b / 2``, ``m_b``
-        coefficients per frame in band b), for each frame ``f`` of ``frames``."""
-        parts = []
-        for band in self.style.coeffs:
-            m = band.shape[1] // self.n_frames
-            starts = np.asarray(frames)[:, None] * m - m // 2 + np.arange(m)[None, :]
-            parts.append(band[:, np.clip(starts, 0, band.shape[1] - 1)].transpose(1, 0, 2)
-                         .reshape(len(frames), -1))
-        return np.concatenate(parts, axis=1)
 
     def project(self, history: np.ndarray) -> np.ndarray:
         """The reduced context of an output whose last frames were ``history`` (last first)."""
@@ -213,6 +208,19 @@ def _links(coords: np.ndarray, sources: np.ndarray, room: np.ndarray,
     link_d2[rows, rank[rows, columns] - 1] = distances[rows, columns] ** 2
     link_d2[room == 0] = np.inf
     return links, link_d2
+
+
+def _joins(style: Analysis) -> np.ndarray:
+    """The unit-length crossfade regions of every frame (see `StyleIndex.joins`)."""
+    n = style.n_frames
+    parts = []
+    for band in style.coeffs:
+        m = band.shape[1] // n
+        padded = np.pad(band, ((0, 0), (m // 2, m - m // 2)), mode="edge")[:, : n * m]
+        parts.append(padded.reshape(band.shape[0], n, m).transpose(1, 0, 2).reshape(n, -1))
+    joins = np.concatenate(parts, axis=1).astype(np.float32)
+    joins /= np.sqrt(np.einsum("nd,nd->n", joins, joins))[:, None] + np.float32(1e-30)
+    return joins
 
 
 def _room(track: np.ndarray, edge: int) -> np.ndarray:
