@@ -316,8 +316,14 @@ def print_quality(rows: list[dict[str, Any]]) -> None:
         if not done:
             print(f"| {system} | " + " | ".join(["-"] * len(COLUMNS)) + " | 0 |")
             continue
-        cells = [cell(float(np.nanmedian([r[k] for r in done])), k) for k in COLUMNS]
+        cells = [cell(_median([r[k] for r in done]), k) for k in COLUMNS]
         print(f"| {system} | " + " | ".join(cells) + f" | {len(done)} |")
+
+
+def _median(values: list[float]) -> float:
+    """Median of the finite values (NaN when there are none)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.median(finite)) if finite else math.nan
 
 
 CHILD = """
