@@ -148,6 +148,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("presets", help="list the presets with a description each")
 
+    synth = commands.add_parser(
+        "synth", help="new audio of any length in the style of STYLE",
+        description="Synthesise --seconds of new audio in the style of STYLE (audio files "
+        "or a learnt .npz that holds its audio): a walk over the style's frames that never "
+        "plays more than --max-copy seconds of it in a row.")
+    synth.add_argument("styles", metavar="STYLE", nargs="+", help="style audio file(s), or "
+                       "one style learnt with 'styletransfer learn' (.npz, with its audio)")
+    synth.add_argument("-o", "--output", metavar="OUT", required=True,
+                       help="output .wav or .flac")
+    synth.add_argument("--seconds", type=_number, required=True, metavar="N",
+                       help="length of the output in seconds")
+    synth.add_argument("--preset", metavar="NAME|PATH", help="a synthesis preset (texture, "
+                       "variations, granular; see 'styletransfer presets')")
+    _add_setting_options(synth)
+    synth.add_argument("--continuity", type=_number, metavar="0..1", help="chance of "
+                       "following the style to its next frame rather than jumping "
+                       "(default 0.9)")
+    synth.add_argument("--max-copy", type=_number, metavar="SECONDS",
+                       help="longest run of the style played verbatim (default 0.25)")
+    synth.add_argument("--context", type=_number, metavar="SECONDS",
+                       help="how far back a jump matches the output's past (default 1.5)")
+    synth.add_argument("--candidates", type=_integer, metavar="K",
+                       help="jump targets weighed at each jump, 1-64 (default 8)")
+    synth.add_argument("--min-jump", type=_number, metavar="SECONDS",
+                       help="shortest jump within the style (default 0.5)")
+    synth.add_argument("--recent", type=_number, metavar="SECONDS",
+                       help="seconds during which what was played is avoided (default 2)")
+    synth.add_argument("--states", type=_number, metavar="WEIGHT",
+                       help="weight of the style's state transitions in jumps (default 0)")
+    synth.add_argument("--balance", type=_number, metavar="0..1",
+                       help="how strongly band levels are held to the style's (default 0.5)")
+    synth.add_argument("--engine", choices=ENGINES, default="numpy",
+                       help="numpy (in chunks, any length) or sc (SuperCollider offline, "
+                       "rendered whole) (default numpy)")
+    synth.add_argument("--subtype", default="24", metavar="16|24|float",
+                       help="output sample format (default 24)")
+    synth.add_argument("--save-plan", metavar="PLAN.npz", help="also save the render plan")
+    synth.add_argument("--force", action="store_true", help="overwrite existing output files")
+    synth.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
+
     render = commands.add_parser("render", help="render a saved plan (run --save-plan)",
                                  description="Render PLAN again, with either engine, from the "
                                  "audio files it names.")
@@ -171,13 +211,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare OUTPUT with the CONTENT and STYLE it was made from (and a "
         "ground TRUTH if there is one): style_gain (1: as close to the style as the style "
         "itself, 0: no closer than the content), content kept, and sanity checks.")
-    evaluate.add_argument("--content", "-c", metavar="CONTENT", required=True)
+    evaluate.add_argument("--content", "-c", metavar="CONTENT",
+                          help="the content (not with --synth)")
     evaluate.add_argument("--style", "-s", metavar="STYLE", required=True)
     evaluate.add_argument("--output", "-o", metavar="OUTPUT", required=True,
                           help="the result to measure")
     evaluate.add_argument("--truth", "-t", metavar="TRUTH", help="the content played with "
                           "the style's instrument, for mel-cepstral distortion")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--synth", action="store_true", help="measure a synthesis instead: "
+                          "texture statistics against the style, copying, state statistics")
+    evaluate.add_argument("--reference", metavar="AUDIO", help="with --synth: held-back "
+                          "audio of the style to compare with (the statistics' normaliser "
+                          "is then its distance to STYLE)")
+    evaluate.add_argument("--plan", metavar="PLAN.npz", help="with --synth: the plan, for "
+                          "its runs of consecutive style frames")
+    evaluate.add_argument("--other", metavar="OUTPUT2", help="with --synth: a second "
+                          "output (another seed), for their correlation")
     evaluate.add_argument("--plot", metavar="OUT.png", help="also draw the measures' features: "
                           "onset envelopes, chroma, MFCC distributions")
     evaluate.add_argument("--force", action="store_true", help="overwrite an existing --plot")
@@ -449,6 +499,24 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate_files, format_report
 
+    if args.synth:
+        from .synth_measures import evaluate_synth_files, format_synth_report
+
+        if args.content is not None or args.truth is not None or args.plot is not None:
+            raise ParameterError("--synth measures a synthesis: give --style and --output, "
+                                 "not --content, --truth or --plot")
+        metrics = evaluate_synth_files(args.style, args.output, reference=args.reference,
+                                       plan=args.plan, other=args.other)
+        if args.json:
+            print(json.dumps({k: (None if math.isnan(v) else v) for k, v in metrics.items()},
+                             indent=2))
+        else:
+            print(format_synth_report(metrics))
+        return 0
+    if args.content is None:
+        raise ParameterError("--content is required (or measure a synthesis with --synth)")
+    if args.reference or args.plan or args.other:
+        raise ParameterError("--reference, --plan and --other go with --synth")
     if args.plot is not None:
         from .plot_measures import check_measures_picture, plot_measures_files
 
@@ -471,6 +539,31 @@ def _plot(args: argparse.Namespace) -> int:
 
     print(plot_plan_file(args.plan, args.png, content=args.content, styles=args.style,
                          output=args.audio, measure=args.measure, force=args.force))
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from .synth_files import STAGES as SYNTH_STAGES
+    from .synth_files import synth_files
+    from .synth_settings import synth_field_types
+
+    _preload_models()
+    started = time.perf_counter()
+    options = {name: getattr(args, name, None) for name in
+               ("clusters", "wavelet", "levels", "bands_per_octave", "seed")}
+    synth_options = {name: getattr(args, name, None) for name in synth_field_types()}
+    with StageBar(SYNTH_STAGES, enabled=not args.quiet) as bar:
+        result = synth_files(args.styles, args.output, seconds=args.seconds,
+                             preset=args.preset, options=options, synth_options=synth_options,
+                             subtype=args.subtype, force=args.force, engine=args.engine,
+                             save_plan=args.save_plan, stage=bar, quiet=args.quiet)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        note = ("" if result.gain == 1.0
+                else f", normalised by {20 * math.log10(result.gain):.1f} dB")
+        print(f"{PROG}: synthesised {result.seconds:.1f} s in {elapsed:.1f} s "
+              f"({result.seconds / elapsed:.0f}x real time){note}", file=sys.stderr)
+    print(result.output)
     return 0
 
 
@@ -545,7 +638,8 @@ def _live_model(args: argparse.Namespace) -> Any:
             raise ParameterError(f"{args.style[0]}: learnt at {model.sr_} Hz: use --sr "
                                  f"{model.sr_} (the server's rate must match)")
         return model
-    settings = (load_preset(args.preset).settings if args.preset else Settings())
+    settings = (load_preset(args.preset).check_kind(synthesis=False).settings if args.preset
+                else Settings())
     settings = settings.updated(_settings_options(args)).checked()
     tracks = [audio.load(path) for path in args.style]
     return learn(tracks, sr=args.sr, n_channels=1, settings=settings,
@@ -561,7 +655,7 @@ def _sc(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo,
+_COMMANDS = {"run": _run, "learn": _learn, "presets": _presets, "demo": _demo, "synth": _synth,
              "render": _render, "evaluate": _evaluate, "plot": _plot, "live": _live, "sc": _sc}
 
 

@@ -312,7 +312,7 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
     Settings merge as defaults < ``preset`` < the learnt model's < ``options``; a model
     asked for other clusters or seed is dropped, to be learnt again from its audio.
     """
-    settings = load_preset(preset).settings if preset else Settings()
+    settings = load_preset(preset).check_kind(synthesis=False).settings if preset else Settings()
     settings = settings.updated(options or {}).checked()
     y, sr = audio.load(content)
     model, style_audio = _load_styles(styles)

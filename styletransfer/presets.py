@@ -5,6 +5,14 @@ A preset file holds a one-line ``description`` and any of the `Settings` fields:
     description = "Content's notes in the style's tone colour."
     mode = "timbre"
     strength = 0.8
+
+A *synthesis* preset (for ``styletransfer synth``) also has a ``[synth]`` table of
+`SynthSettings` fields, checked the same way::
+
+    description = "Endless beds of rain, wind, drones."
+    clusters = 8
+    [synth]
+    continuity = 0.8
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 from .errors import ParameterError
 from .paths import regular_file
 from .settings import Settings, field_types
+from .synth_settings import SynthSettings, synth_field_types
 
 #: Largest preset file read, in bytes.
 MAX_PRESET_BYTES = 1 << 16
@@ -38,10 +47,33 @@ class Preset:
     description: str
     values: dict[str, Any]
     path: str
+    synth: dict[str, Any] | None = None
 
     @property
     def settings(self) -> Settings:
         return Settings().updated(self.values)
+
+    @property
+    def synth_settings(self) -> SynthSettings:
+        """The ``[synth]`` table's settings (defaults for a transfer preset)."""
+        return SynthSettings().updated(self.synth or {})
+
+    def check_kind(self, synthesis: bool) -> Preset:
+        """Return self if it is a synthesis preset and ``synthesis`` is true, or a transfer
+        preset and it is false; else raise `ParameterError`.
+
+        Examples
+        --------
+        >>> load_preset("texture").check_kind(synthesis=True).name
+        'texture'
+        """
+        if synthesis and self.synth is None:
+            raise ParameterError(f"--preset {self.name}: is a transfer preset: use a "
+                                 "synthesis preset (see 'styletransfer presets')")
+        if not synthesis and self.synth is not None:
+            raise ParameterError(f"--preset {self.name}: is a synthesis preset: use it with "
+                                 "'styletransfer synth'")
+        return self
 
 
 def builtin_presets() -> dict[str, Path]:
@@ -88,6 +120,7 @@ def load_preset(name_or_path: str) -> Preset:
 def _checked_preset(path: Path, data: dict[str, Any]) -> Preset:
     types = field_types()
     description = data.pop("description", None)
+    synth = data.pop("synth", None)
     if description is not None and not isinstance(description, str):
         raise ParameterError(f"{path}: key 'description' must be text, got "
                              f"{type(description).__name__}: write it in quotes")
@@ -109,4 +142,31 @@ def _checked_preset(path: Path, data: dict[str, Any]) -> Preset:
         Settings().updated(values).checked()
     except ParameterError as exc:
         raise ParameterError(f"{path}: {exc}") from None
-    return Preset(name=path.stem, description=description.strip(), values=values, path=str(path))
+    synth_values = None if synth is None else _checked_synth(path, synth)
+    return Preset(name=path.stem, description=description.strip(), values=values, path=str(path),
+                  synth=synth_values)
+
+
+def _checked_synth(path: Path, table: Any) -> dict[str, Any]:
+    """The ``[synth]`` table of a synthesis preset, each key checked like the others."""
+    types = synth_field_types()
+    if not isinstance(table, dict):
+        raise ParameterError(f"{path}: key 'synth' must be a table ([synth]) of "
+                             f"{', '.join(types)}")
+    for key, value in table.items():
+        if key not in types:
+            raise ParameterError(f"{path}: unknown key {key!r} in [synth]: use "
+                                 f"{', '.join(types)}")
+        wanted = types[key]
+        ok = (isinstance(value, wanted) if wanted is not float
+              else isinstance(value, int | float)) and not isinstance(value, bool)
+        if not ok:
+            shown = repr(value) if len(repr(value)) <= 30 else type(value).__name__
+            raise ParameterError(f"{path}: key {key!r} in [synth] must be {wanted.__name__}, "
+                                 f"got {shown}")
+    values = {k: float(v) if types[k] is float else v for k, v in table.items()}
+    try:
+        SynthSettings().updated(values).checked()
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: [synth] {exc}") from None
+    return values

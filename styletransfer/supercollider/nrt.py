@@ -38,7 +38,8 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     plan : RenderPlan
         What to render (mono or stereo, any bands per octave).
     content, style : Analysis
-        The analyses the numpy engine would take; only their ``signal`` is used.
+        The analyses the numpy engine would take; only their ``signal`` is used. A mosaic
+        without envelope (a synthesis) needs no content: the envelope's guide is silent.
     scsynth : str, optional
         The scsynth executable (default: found on the PATH).
     keep_score : path, optional
@@ -62,7 +63,7 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     """
     check_plan(plan)
     executable = scsynth or find_scsynth()
-    if content is None:
+    if content is None and not (plan.mode == "mosaic" and plan.envelope == 0.0):
         raise ParameterError(f"a {plan.mode} plan needs the content's analysis to render")
     if plan.mode == "mosaic" and style is None:
         raise ParameterError("a mosaic plan needs the style's analysis to render")
@@ -77,11 +78,15 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
         return _render_in(score, content, style, Path(work), executable, keep=False)
 
 
-def _render_in(score: PlanScore, content: Analysis, style: Analysis | None, folder: Path,
-               executable: str, *, keep: bool) -> np.ndarray:
+def _render_in(score: PlanScore, content: Analysis | None, style: Analysis | None,
+               folder: Path, executable: str, *, keep: bool) -> np.ndarray:
     plan = score.plan
     content_path, table_path = folder / "content.wav", folder / "frames.wav"
-    write_stereo(content_path, score.content_signal(content.signal), plan.sr)
+    source = content if content is not None else style
+    assert source is not None
+    signal = (content.signal if content is not None
+              else np.zeros((plan.n_channels, 1), dtype=source.signal.dtype))
+    write_stereo(content_path, score.content_signal(signal), plan.sr)
     write_table(table_path, score.table(), plan.sr)
     style_path = None
     if plan.mode == "mosaic" and style is not None:
@@ -111,4 +116,4 @@ def _render_in(score: PlanScore, content: Analysis, style: Analysis | None, fold
         raise EngineError(f"scsynth rendered {rendered.shape[0]} samples at {rate} Hz, "
                           f"expected {start + plan.n_samples} at {plan.sr} Hz")
     out = rendered[start: start + plan.n_samples, : plan.n_channels].T
-    return np.ascontiguousarray(out, dtype=content.signal.dtype)
+    return np.ascontiguousarray(out, dtype=source.signal.dtype)
