@@ -23,7 +23,7 @@ from . import __version__
 from .analysis import BANDS_PER_OCTAVE, DEFAULT_WAVELET, supported_wavelets
 from .errors import EngineError, InternalError, ParameterError, Terminated
 from .presets import builtin_presets, load_preset
-from .progress import StageBar
+from .progress import CountBar, StageBar
 from .settings import MODES, TARGETS, field_types
 from .transfer import ENGINES, STAGES
 
@@ -134,17 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
     learn = commands.add_parser("learn", help="learn a style once and save it as .npz",
-                                description="Learn a style from one or many audio files.")
-    learn.add_argument("styles", metavar="STYLE", nargs="+", help="style audio files")
+                                description="Learn a style from audio files and folders "
+                                "(searched recursively for audio), as many as a corpus holds. "
+                                "Files that cannot be read are skipped with a warning.")
+    learn.add_argument("styles", metavar="STYLE", nargs="+", help="style audio files or "
+                       "folders")
     learn.add_argument("-o", "--output", metavar="STYLE.npz", required=True,
                        help="where to save the learnt style")
     _add_setting_options(learn)
     learn.add_argument("--sr", type=_integer, help="sample rate to learn at (default: the first "
                        "file's)")
-    learn.add_argument("--no-audio", action="store_true", help="keep only the statistics: "
-                       "smaller, but no mosaic mode and no re-learning at other rates")
+    kept = learn.add_mutually_exclusive_group()
+    kept.add_argument("--embed-audio", action="store_true", help="keep copies of the audio "
+                      "in the model (self-contained, as large as the audio) instead of an "
+                      "index of the files")
+    kept.add_argument("--no-audio", action="store_true", help="keep only the statistics: no "
+                      "index of the files, so no mosaic mode and no re-learning")
+    learn.add_argument("--strict", action="store_true", help="stop at the first file that "
+                       "cannot be learnt from, instead of skipping it")
+    _add_runner_options(learn)
     learn.add_argument("--force", action="store_true", help="overwrite an existing file")
-    learn.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    learn.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
     commands.add_parser("presets", help="list the presets with a description each")
 
@@ -301,6 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_runner_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--jobs", "-j", type=_integer, metavar="N",
+                       help="files worked on at once on this machine (default: the number "
+                       "of cores)")
+    where.add_argument("--workers", type=_integer, metavar="N",
+                       help="run on a local Dask cluster of N worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster whose scheduler is at ADDRESS "
+                       "(e.g. tcp://10.0.0.5:8786); every worker must see the files at the "
+                       "same paths")
+
+
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clusters", "-k", type=_integer, metavar="K",
                         help="number of style states (default 8)")
@@ -438,15 +461,45 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _learn(args: argparse.Namespace) -> int:
+    from .cluster import open_runner
+    from .corpus import Skipped
     from .files import learn_files
 
-    model = learn_files(args.styles, args.output, options=_settings_options(args), sr=args.sr,
-                        keep_audio=not args.no_audio, force=args.force)
+    started = time.perf_counter()
+    keep = "embed" if args.embed_audio else "none" if args.no_audio else "index"
+    with open_runner(jobs=args.jobs, workers=args.workers, scheduler=args.scheduler) as runner, \
+            CountBar("reading", enabled=not args.quiet) as bar:
+        model, skipped = learn_files(
+            args.styles, args.output, options=_settings_options(args), sr=args.sr, keep=keep,
+            strict=args.strict, force=args.force, runner=runner, on_files=bar.start,
+            on_file=lambda result: bar.done(failed=isinstance(result, Skipped)),
+            on_pass=lambda stage: bar.describe(f"fitting: {stage}"))
+    for item in skipped:
+        _say(f"warning: {item.reason}: skipped")
+    if skipped:
+        _say(f"warning: skipped {len(skipped)} of {bar.finished} files")
     if not args.quiet:
-        print(f"{PROG}: learnt {model.n_states_} states from {len(model.labels_)} frames "
-              f"at {model.sr_} Hz", file=sys.stderr)
+        assert model.index_ is not None
+        seconds = sum(e.samples / e.rate for e in model.index_.entries)
+        elapsed = time.perf_counter() - started
+        print(f"{PROG}: learnt {model.n_states_} states from {len(model.labels_)} frames of "
+              f"{len(model.index_.entries)} files ({_duration(seconds)}) at {model.sr_} Hz "
+              f"in {elapsed:.1f} s ({seconds / elapsed:.0f}x real time)", file=sys.stderr)
     print(args.output)
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """``12.5 s``, ``3.2 min`` or ``8.3 h``.
+
+    Examples
+    --------
+    >>> _duration(30000)
+    '8.3 h'
+    """
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _presets(args: argparse.Namespace) -> int:
