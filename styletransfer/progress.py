@@ -78,6 +78,10 @@ class CountBar:
                 self._bar.set_postfix_str(f"{self.failed} failed", refresh=False)
             self._bar.update(1)
 
+    def write(self, line: str) -> None:
+        """Print ``line`` on stderr without breaking the bar."""
+        tqdm.write(line, file=sys.stderr)
+
     def describe(self, text: str) -> None:
         """Change the bar's description (what is being done now)."""
         if self._bar is not None:
