@@ -109,7 +109,7 @@ class DaskRunner(Runner):
 
         futures = self.client.map(function, list(items), pure=False)
         if done is not None:
-            for future in dask_completed(futures):
+            for future in dask_completed(futures, loop=self.client.loop):
                 done(future.result())
         return list(self.client.gather(futures))
 
@@ -151,8 +151,10 @@ def open_runner(*, jobs: int | None = None, workers: int | None = None,
 
 
 def make_runner(*, jobs: int | None = None, workers: int | None = None,
-                scheduler: str | None = None) -> Runner:
-    """What `open_runner` yields (the caller closes it)."""
+                scheduler: str | None = None,
+                connect_seconds: float = CONNECT_SECONDS) -> Runner:
+    """What `open_runner` yields (the caller closes it); a scheduler that does not answer
+    within ``connect_seconds`` raises `ParameterError`."""
     if workers is not None and scheduler is not None:
         raise ParameterError("give --workers or --scheduler, not both")
     if jobs is not None and (workers is not None or scheduler is not None):
@@ -172,7 +174,7 @@ def make_runner(*, jobs: int | None = None, workers: int | None = None,
                              f"{DASK_HINT}") from None
     if scheduler is not None:
         try:
-            client = distributed.Client(scheduler, timeout=CONNECT_SECONDS,
+            client = distributed.Client(scheduler, timeout=connect_seconds,
                                         set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ParameterError(f"--scheduler {scheduler}: no Dask scheduler answers there "

@@ -43,7 +43,7 @@ from .sources import (
     grid_frames,
     open_audio,
 )
-from .streaming import Shard, fit_states, shard_layout
+from .streaming import SHARD_FRAMES, Shard, fit_states, shard_layout
 
 #: File endings looked for inside folders.
 AUDIO_SUFFIXES = audio.READ_SUFFIXES
@@ -159,6 +159,7 @@ def learn_corpus(paths: Sequence[str | os.PathLike[str]], *, settings: Settings 
                  on_files: Callable[[int], None] | None = None,
                  on_file: Callable[[FileFeatures | Skipped], None] | None = None,
                  on_pass: Callable[[str], None] | None = None,
+                 shard_frames: int = SHARD_FRAMES,
                  ) -> tuple[StyleModel, list[Skipped]]:
     """Learn a style from audio files and folders (see the module notes).
 
@@ -177,6 +178,10 @@ def learn_corpus(paths: Sequence[str | os.PathLike[str]], *, settings: Settings 
     on_files, on_file, on_pass : callable, optional
         Called with the number of files found, with each file's result as it comes, and
         before each pass of the fitting.
+    shard_frames : int
+        Fewest frames of a shard (`streaming.shard_layout`): the unit of the reductions
+        that are spread over the runner's workers. It changes the order in which sums are
+        added, so the model only to the last bits.
 
     Returns
     -------
@@ -222,12 +227,12 @@ def learn_corpus(paths: Sequence[str | os.PathLike[str]], *, settings: Settings 
             raise ParameterError(skipped[0].reason)
         raise ParameterError(f"none of the {len(files)} files could be learnt from (the "
                              f"first: {skipped[0].reason})")
-    model = _fit(kept, grid, settings, runner, on_pass)
+    model = _fit(kept, grid, settings, runner, on_pass, shard_frames)
     return model, skipped
 
 
 def _fit(kept: list[FileFeatures], grid: Grid, settings: Settings, runner: Runner,
-         on_pass: Callable[[str], None] | None) -> StyleModel:
+         on_pass: Callable[[str], None] | None, shard_frames: int) -> StyleModel:
     # column-major: every pass reads features a column at a time, and it packs smaller
     features = np.asfortranarray(np.concatenate([k.features for k in kept]))
     chroma = np.asfortranarray(np.concatenate([k.chroma for k in kept]))
@@ -235,11 +240,13 @@ def _fit(kept: list[FileFeatures], grid: Grid, settings: Settings, runner: Runne
     index = CorpusIndex(tuple(k.entry for k in kept))
     offsets = index.offsets
     shards = []
-    for number, files in enumerate(shard_layout(frames)):
+    for number, files in enumerate(shard_layout(frames, shard_frames)):
         first = int(offsets[files.start])
         last = int(offsets[files.stop - 1]) + frames[files.stop - 1]
-        shards.append(Shard(features[first:last], offsets[files.start:files.stop] - first,
-                            number))
+        # each shard its own column-major array: the same memory layout, so the same
+        # rounding, in this process and on any worker it is sent to
+        shards.append(Shard(np.asfortranarray(features[first:last]),
+                            offsets[files.start:files.stop] - first, number))
     n_bands = (features.shape[1] - 1) // 2
     with single_threaded():
         states = fit_states(runner.shards(shards), [s.n_frames for s in shards],

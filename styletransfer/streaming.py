@@ -207,7 +207,7 @@ def fit_states(run: ShardMap, sizes: Sequence[int], *, n_states: int, n_bands: i
 
 def shard_moments(shard: Shard) -> tuple[int, np.ndarray, np.ndarray]:
     """Count, column means and column sums of squared deviations of a shard's features."""
-    x = shard.features.astype(np.float64)
+    x = shard.features.astype(np.float64, order="F")
     mean = x.mean(axis=0)
     return len(x), mean, ((x - mean) ** 2).sum(axis=0)
 
@@ -276,7 +276,8 @@ def shard_labels(shard: Shard, *, means: np.ndarray, variances: np.ndarray,
             chunk_labels = resp.argmax(axis=0)
             labels.append(chunk_labels)
             first = number * CHUNK_ROWS
-            shapes = shard.features.T[:n_bands, first:first + z.shape[1]].astype(np.float64)
+            shapes = shard.features.T[:n_bands, first:first + z.shape[1]].astype(
+                np.float64, order="C")
             onehot = _onehot(chunk_labels, k)
             shape_n += onehot.sum(axis=1)
             shape_sum += onehot @ shapes.T
@@ -346,7 +347,7 @@ def _chunks(shard: Shard, mean: np.ndarray, scale: np.ndarray) -> Any:
     columns = shard.features.T
     shift, factor = mean[:, None], (1.0 / scale)[:, None]
     for start in range(0, shard.n_frames, CHUNK_ROWS):
-        z = columns[:, start:start + CHUNK_ROWS].astype(np.float64)
+        z = columns[:, start:start + CHUNK_ROWS].astype(np.float64, order="C")
         z -= shift
         z *= factor
         yield z
