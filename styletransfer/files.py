@@ -356,8 +356,9 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
         level, hop = analysis_grid(settings, sr)
         other_states = (settings.clusters, settings.seed) != (model.n_states, model.seed)
         usable = not other_states and matches(model, settings, sr=sr, level=level, hop=hop)
+        searches = settings.mode == "mosaic" or settings.targets == "frames"  # style frames
         if not style_audio and is_corpus(model) and not (
-                usable and (settings.mode == "timbre" or not settings.transpose)):
+                usable and (not searches or not settings.transpose)):
             style_audio = _indexed_audio(model, str(styles[0]))
         if other_states:
             model = None  # other states were asked for: learn again from the stored audio

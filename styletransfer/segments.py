@@ -75,7 +75,7 @@ def corpus_frames(model: StyleModel, *, pitch: bool = False) -> StyleFrames:
 
 
 def check_corpus_mosaic(model: StyleModel, settings: Settings, *, source: str) -> None:
-    """Refuse, before any work, a mosaic a corpus style cannot make from its index."""
+    """Refuse, before any work, a search a corpus style cannot make from its index."""
     if settings.transpose:
         raise ParameterError(f"{source}: --transpose {settings.transpose} needs the style's "
                              "audio, and this style keeps an index of its files: use "
@@ -100,6 +100,20 @@ def plan_corpus_mosaic(content: Analysis, model: StyleModel, mapping: Mapping,
     style = read_segments(model, segments, n_channels=content.n_channels, source=source)
     plan = mosaic_plan(content, style, style.local(segments), settings)
     return dataclasses.replace(plan, segments=segments), style
+
+
+def corpus_frame_targets(content: Analysis, model: StyleModel, mapping: Mapping,
+                         settings: Settings, *, source: str = "the style") -> np.ndarray:
+    """Timbre mode's frame targets (``targets = "frames"``) from a corpus style: the band
+    shape of the corpus frame a mosaic's search picks for each content frame, read back
+    from the files (as a mono mix: timbre mode measures the style, never plays it)."""
+    check_corpus_mosaic(model, settings, source=source)
+    frames = corpus_frames(model, pitch=settings.pitch > 0)
+    segments = search_segments(content, model, mapping.target_features, frames,
+                               continuity=settings.continuity, pitch=settings.pitch,
+                               onset_jumps=settings.onset_jumps, search=corpus_search)
+    style = read_segments(model, segments, n_channels=1, source=source)
+    return np.asarray(style.band_shape()[style.local(segments)])
 
 
 def read_segments(model: StyleModel, segments: np.ndarray, *, n_channels: int,

@@ -26,7 +26,7 @@ from .errors import ParameterError
 from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
 from .plan import RenderPlan
-from .segments import SegmentAnalysis, is_corpus, plan_corpus_mosaic
+from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
 from .settings import Settings
 
 #: Octave share of the frame energy (dB) from which boosts are allowed in full by default,
@@ -141,8 +141,8 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     style_analysis = None
     reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
     searches = settings.mode == "mosaic" or settings.targets == "frames"  # plays style frames
-    # a corpus mosaic chooses its frames from the model's features, and reads only those
-    corpus = reuse and settings.mode == "mosaic" and not styles and is_corpus(model)
+    # from a corpus, frames are chosen from the model's features, and only those are read
+    corpus = reuse and searches and not styles and is_corpus(model)
     if (not reuse or searches) and not corpus:
         if not styles:
             raise ParameterError("the style model holds no audio and does not match these "
@@ -169,11 +169,15 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
         played = mosaic_sources(style_analysis, settings.transpose)
         concatenated = concatenate(played)
         frames = style_frames(played, model, pitch=settings.pitch > 0)
-    if corpus:
-        given = names.get("styles")
-        plan, concatenated = plan_corpus_mosaic(
-            content_analysis, model, mapping, settings,
-            source=str(given[0]) if isinstance(given, list) and given else "the style")
+    given = names.get("styles")
+    source = str(given[0]) if isinstance(given, list) and given else "the style"
+    if corpus and settings.mode == "mosaic":
+        plan, concatenated = plan_corpus_mosaic(content_analysis, model, mapping, settings,
+                                                source=source)
+    elif corpus:
+        plan = plan_timbre(content_analysis, mapping, settings,
+                           target_shape=corpus_frame_targets(content_analysis, model, mapping,
+                                                             settings, source=source))
     elif settings.mode == "mosaic":
         assert concatenated is not None
         plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings,

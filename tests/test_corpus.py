@@ -201,6 +201,31 @@ def test_corpus_mosaic_runs_saves_and_renders(learnt: Path, clips: dict[str, Pat
     assert code == 0  # a small corpus is read into memory to transpose it
 
 
+def test_frame_targets_from_a_corpus(learnt: Path, content_audio: np.ndarray,
+                                     clips: dict[str, Path]) -> None:
+    """Timbre mode's frame targets from a corpus: the band shapes of the frames the search
+    picks, read back from the files, equal those of an analysis of all of its audio."""
+    from styletransfer.mapping import map_content, search_segments
+    from styletransfer.segments import corpus_frame_targets, corpus_frames
+
+    model, _ = StyleModel.load(learnt)
+    assert model.index_ is not None
+    settings = Settings(targets="frames", clusters=4, pitch=4.0, onset_jumps=0.9)
+    content = analyse(content_audio, SR)
+    mapping = map_content(content, model, smoothing=settings.smoothing, seed=settings.seed)
+    targets = corpus_frame_targets(content, model, mapping, settings)
+    segments = search_segments(content, model, mapping.target_features,
+                               corpus_frames(model, pitch=True), continuity=1.0, pitch=4.0,
+                               onset_jumps=0.9)
+    everything = concatenate([analyse(sf.read(e.path, dtype="float32", always_2d=True)[0].T,
+                                      SR) for e in model.index_.entries])
+    assert np.allclose(targets, everything.band_shape()[segments], atol=1e-6)
+    out = clips["dir"] / "i.wav"
+    assert main(["run", str(clips["content"]), "--style", str(learnt), "--preset",
+                 "instrument", "--transpose", "0", "-o", str(out), "-q"]) == 0
+    assert read(out)[0].shape == read(clips["content"])[0].shape
+
+
 @pytest.mark.parametrize("change", ["missing", "changed"])
 def test_a_missing_or_changed_source_is_named(corpus: Path, tmp_path: Path, change: str,
                                               clips: dict[str, Path],
