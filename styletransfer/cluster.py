@@ -75,7 +75,8 @@ class LocalRunner(Runner):
                     done(results[-1])
             return results
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.parallel, mp_context=_context())
+            self._pool = ProcessPoolExecutor(self.parallel, mp_context=_context(),
+                                             initializer=_one_thread)
         futures = [self._pool.submit(function, item) for item in items]
         return _collect(futures, done)
 
@@ -204,6 +205,17 @@ def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["styletransfer.corpus", "styletransfer.batch"])
     return context
+
+
+_LIMITS: list[object] = []
+
+
+def _one_thread() -> None:
+    """A pool process's numerical libraries on one thread each: the pool's ``jobs``
+    processes already fill the cores (as Dask's worker processes do)."""
+    from threadpoolctl import threadpool_limits
+
+    _LIMITS.append(threadpool_limits(limits=1))
 
 
 def _first_line(exc: BaseException) -> str:
