@@ -10,9 +10,9 @@
 3. The features, in shards of whole files, feed `streaming.fit_states`: mini-batch
    k-means and an exact streaming EM, whose per-shard sums the runner reduces.
 
-Only features are held (about 34 bytes a frame once saved, some 1.5 MB per minute of
-audio at 22.05 kHz), and the audio is read one file at a time. The model keeps an index of
-the files (`CorpusIndex`) rather than their audio.
+Only features are held (46 bytes a frame: 17 float16 features and 12 pitch classes at
+22.05 kHz, some 120 KB per minute of audio), and the audio is read one file at a time.
+The model keeps an index of the files (`CorpusIndex`) rather than their audio.
 """
 
 from __future__ import annotations
@@ -238,15 +238,7 @@ def _fit(kept: list[FileFeatures], grid: Grid, settings: Settings, runner: Runne
     chroma = np.asfortranarray(np.concatenate([k.chroma for k in kept]))
     frames = [k.entry.frames for k in kept]
     index = CorpusIndex(tuple(k.entry for k in kept))
-    offsets = index.offsets
-    shards = []
-    for number, files in enumerate(shard_layout(frames, shard_frames)):
-        first = int(offsets[files.start])
-        last = int(offsets[files.stop - 1]) + frames[files.stop - 1]
-        # each shard its own column-major array: the same memory layout, so the same
-        # rounding, in this process and on any worker it is sent to
-        shards.append(Shard(np.asfortranarray(features[first:last]),
-                            offsets[files.start:files.stop] - first, number))
+    shards = corpus_shards(features, frames, shard_frames)
     n_bands = (features.shape[1] - 1) // 2
     with single_threaded():
         states = fit_states(runner.shards(shards), [s.n_frames for s in shards],
@@ -267,6 +259,30 @@ def _fit(kept: list[FileFeatures], grid: Grid, settings: Settings, runner: Runne
     model.chroma_, model.index_, model.n_channels_ = chroma, index, grid.n_channels
     model.log_likelihood_, model.n_iter_ = states.log_likelihood, states.n_iter
     return model
+
+
+def corpus_shards(features: np.ndarray, frames: Sequence[int],
+                  shard_frames: int = SHARD_FRAMES) -> list[Shard]:
+    """The shards `learn_corpus` fits on: the rows of ``features`` (files of ``frames``
+    frames each, one after another) in groups of whole files (`streaming.shard_layout`).
+
+    Each shard is a column-major array of its own: the same memory layout, so the same
+    rounding, in this process and on any worker it is sent to.
+
+    Examples
+    --------
+    >>> shards = corpus_shards(np.zeros((9, 3), np.float16), [4, 3, 2], shard_frames=4)
+    >>> [(s.n_frames, s.starts.tolist()) for s in shards]
+    [(4, [0]), (5, [0, 3])]
+    """
+    offsets = np.concatenate([[0], np.cumsum(frames)[:-1]]).astype(np.int64)
+    shards = []
+    for number, files in enumerate(shard_layout(frames, shard_frames)):
+        first = int(offsets[files.start])
+        last = int(offsets[files.stop - 1]) + frames[files.stop - 1]
+        shards.append(Shard(np.asfortranarray(features[first:last]),
+                            offsets[files.start:files.stop] - first, number))
+    return shards
 
 
 def _extract(path: str, grid: Grid) -> FileFeatures:
