@@ -22,9 +22,9 @@ written once into ``--corpus`` and kept. ``--clips`` takes the first clips of ev
 
 Every command runs in a fresh process. Its wall time is timed here; its CPU time (user +
 system) is the larger of what ``wait4`` reports (it and the children it reaped) and the
-sum over it and all its descendants sampled every 0.1 s; its peak memory is the
+sum over it and all its descendants sampled every 0.5 s; its peak memory is the
 largest total over it and all its descendants (worker processes included) of the
-proportional set size, sampled every 0.1 s (shared pages are counted once), or the
+proportional set size, sampled every 0.5 s (shared pages are counted once), or the
 process's own ``ru_maxrss`` if that is larger. The machine's load average is printed with
 every section, since other work on it slows the wall clock, not the CPU time. Targets are
 printed for information: the exit code is 0 whenever the commands ran.
@@ -62,6 +62,9 @@ from synth_corpus import GENRES, clip_path, make_corpus
 SECTIONS = ("learn", "mixture", "dask", "mosaic", "batch")
 HERE = Path(__file__).resolve().parent
 COMMAND = [sys.executable, "-m", "styletransfer"]
+#: Seconds between samples of a command's process tree (reading a process's PSS walks its
+#: page tables: at 0.1 s the sampling took a tenth of a core of its own).
+SAMPLE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def run(arguments: list[str], *, expect: tuple[int, ...] = (0,)) -> Run:
         finished = threading.Event()
 
         def sample() -> None:
-            while not finished.wait(0.1):
+            while not finished.wait(SAMPLE_SECONDS):
                 peak[0] = max(peak[0], _tree_sample(process.pid, cpu))
 
         sampler = threading.Thread(target=sample, daemon=True)

@@ -171,12 +171,21 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     from sklearn.neighbors import NearestNeighbors
 
     frames = StyleFrames.of(model) if frames is None else frames
-    style_z = (frames.features - model.mean_) / model.scale_
-    n_features = style_z.shape[1]
-    if pitch > 0 and target_chroma is not None and frames.chroma is not None:
+    n_features = frames.features.shape[1]
+    with_pitch = pitch > 0 and target_chroma is not None and frames.chroma is not None
+    # One array for the standardised features and the chroma columns. A corpus's float16
+    # features are standardised in float32, which holds them exactly, at half the memory
+    # (a million frames and more); other features in float64.
+    dtype = np.float32 if frames.features.dtype == np.float16 else np.float64
+    chroma_width = frames.chroma.shape[1] if with_pitch and frames.chroma is not None else 0
+    style_z = np.empty((frames.features.shape[0], n_features + chroma_width), dtype=dtype)
+    np.subtract(frames.features, model.mean_.astype(dtype, copy=False),
+                out=style_z[:, :n_features])
+    style_z[:, :n_features] /= model.scale_.astype(dtype, copy=False)
+    if with_pitch and target_chroma is not None and frames.chroma is not None:
         # Extra columns whose mean squared distance adds pitch * |c - c'|^2 to the cost.
         scale = float(np.sqrt(pitch * n_features))  # a float keeps float32 chroma float32
-        style_z = np.hstack([style_z, scale * frames.chroma])
+        np.multiply(frames.chroma, scale, out=style_z[:, n_features:])
         target_features = np.hstack([target_features, scale * target_chroma])
         n_features = style_z.shape[1]
     n_style = style_z.shape[0]
