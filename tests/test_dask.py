@@ -1,5 +1,6 @@
 """Dask: learning and batch runs on a real local cluster of two worker processes give what
-this process gives; the command line reaches a running scheduler with --scheduler."""
+this process gives; the command line reaches a running scheduler with --scheduler, and
+starts a cluster of its own with --workers."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from test_corpus import clip
 
 from styletransfer import Settings
 from styletransfer.cli import main
-from styletransfer.cluster import DaskRunner, LocalRunner, make_runner
+from styletransfer.cluster import QUIET_SCHEDULER, DaskRunner, LocalRunner, make_runner
 from styletransfer.corpus import learn_corpus
 from styletransfer.errors import ParameterError
 
@@ -32,7 +33,8 @@ MODEL_FIELDS = ("means", "variances", "weights", "codebook", "labels", "transiti
 def cluster() -> Iterator[object]:
     """A local cluster of two worker processes, started once for the module."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+                                  dashboard_address=None,
+                                  scheduler_kwargs=QUIET_SCHEDULER) as local:
         yield local
 
 
@@ -67,9 +69,9 @@ def test_learning_on_dask_equals_learning_here(runner: DaskRunner, corpus: Path)
     assert len(runner.client.has_what()) == 2
 
 
-def test_learn_and_batch_run_on_a_scheduler(cluster: object, corpus: Path, tmp_path: Path,
-                                            content_audio: np.ndarray,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_learn_on_a_scheduler_and_batch_run_on_workers(
+        cluster: object, corpus: Path, tmp_path: Path, content_audio: np.ndarray,
+        capsys: pytest.CaptureFixture[str]) -> None:
     address = cluster.scheduler_address  # type: ignore[attr-defined]
     on_dask, here = tmp_path / "dask.npz", tmp_path / "here.npz"
     assert main(["learn", str(corpus), "-o", str(on_dask), "-k", "4", "--scheduler", address,
@@ -85,7 +87,7 @@ def test_learn_and_batch_run_on_a_scheduler(cluster: object, corpus: Path, tmp_p
     out.mkdir()
     capsys.readouterr()
     assert main(["run", *map(str, contents), str(corpus / "broken.wav"), "--style",
-                 str(on_dask), "--mode", "mosaic", "-o", str(out), "--scheduler", address,
+                 str(on_dask), "--mode", "mosaic", "-o", str(out), "--workers", "2",
                  "-q"]) == 1
     err = capsys.readouterr().err
     assert "broken.wav: not a readable audio file" in err and "1 of 4 contents failed" in err
