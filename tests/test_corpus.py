@@ -226,6 +226,14 @@ def test_frame_targets_from_a_corpus(learnt: Path, content_audio: np.ndarray,
     assert read(out)[0].shape == read(clips["content"])[0].shape
 
 
+def test_synth_from_a_corpus(learnt: Path, tmp_path: Path) -> None:
+    """A style learnt as an index of its files synthesises from their audio, read back."""
+    out = tmp_path / "synth.wav"
+    assert main(["synth", str(learnt), "-o", str(out), "--seconds", "2", "-q"]) == 0
+    y, sr = read(out)
+    assert sr == SR and y.shape[1] == 2 * SR and np.all(np.isfinite(y))
+
+
 @pytest.mark.parametrize("change", ["missing", "changed"])
 def test_a_missing_or_changed_source_is_named(corpus: Path, tmp_path: Path, change: str,
                                               clips: dict[str, Path],
