@@ -24,8 +24,8 @@ Every command runs in a fresh process. Its wall time is timed here; its CPU time
 system) is the larger of what ``wait4`` reports (it and the children it reaped) and the
 sum over it and all its descendants sampled every 0.5 s; its peak memory is the
 largest total over it and all its descendants (worker processes included) of the
-proportional set size, sampled every 0.5 s (shared pages are counted once), or the
-process's own ``ru_maxrss`` if that is larger. The machine's load average is printed with
+proportional set size, sampled every 0.5 s (shared pages are counted once); without
+psutil, the process's own ``ru_maxrss``. The machine's load average is printed with
 every section, since other work on it slows the wall clock, not the CPU time. Targets are
 printed for information: the exit code is 0 whenever the commands ran.
 
@@ -133,7 +133,9 @@ def run(arguments: list[str], *, expect: tuple[int, ...] = (0,)) -> Run:
     if code not in expect:
         raise RuntimeError(f"styletransfer {' '.join(arguments[:3])} ... failed ({code}): "
                            f"{message.strip()[-2000:]}")
-    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    # a child's ru_maxrss starts from its parent's resident size at the fork (Linux), so
+    # it is only the fallback when the process tree could not be sampled
+    rss = 0 if sampling else usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     # wait4 counts the processes it reaped; workers started by a pool's server process
     # are not among them, so the sampled total of the process tree can be the larger
     return Run(wall=wall, cpu=max(usage.ru_utime + usage.ru_stime, sum(cpu.values())),
