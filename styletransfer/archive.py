@@ -23,7 +23,7 @@ import struct
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -50,12 +50,16 @@ class ArraySpec:
         Number of dimensions.
     low, high : float or None
         Bounds every value must lie within (None: unbounded).
+    max_bytes : int or None
+        Most bytes of data the member may hold, checked on its header before it is read
+        (None: as many as the archive declares).
     """
 
     kinds: str
     ndim: int
     low: float | None = None
     high: float | None = None
+    max_bytes: int | None = None
 
 
 class ArchiveError(ParameterError):
@@ -81,8 +85,11 @@ class Source:
 
 
 def save_archive(path: str | os.PathLike[str], kind: str, version: int, meta: dict[str, Any],
-                 arrays: dict[str, np.ndarray]) -> None:
+                 arrays: Mapping[str, np.ndarray | Callable[[], np.ndarray]]) -> None:
     """Write ``arrays`` and ``meta`` (plus ``format`` = ``kind`` and ``version``) to ``path``.
+
+    A value may be a function that returns the array: it is called when its member is
+    written, so members can be made one at a time instead of all held at once.
 
     Examples
     --------
@@ -93,8 +100,14 @@ def save_archive(path: str | os.PathLike[str], kind: str, version: int, meta: di
     """
     header = {"format": kind, "version": version, **meta}
     payload: dict[str, Any] = {"meta": np.array(json.dumps(header)), **arrays}
-    with open(path, "wb") as handle:  # a handle: numpy would append ".npz" to a bare name
-        np.savez_compressed(handle, **payload)
+    # written as numpy.savez_compressed writes, one member at a time
+    with open(path, "wb") as handle, zipfile.ZipFile(
+            handle, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        for name, value in payload.items():
+            array = np.asanyarray(value() if callable(value) else value)
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+            del array
 
 
 def load_archive(path: str | os.PathLike[str], kind: str, version: int,
@@ -248,7 +261,8 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, spe
     if size != info.file_size:
         raise refuse(f"member {name!r} declares {info.file_size} bytes where its header "
                      f"implies {size}")
-    if max_bytes is not None and size - header_bytes > max_bytes:
+    limit = max_bytes if max_bytes is not None else spec.max_bytes
+    if limit is not None and size - header_bytes > limit:
         raise refuse(f"member {name!r} is too large ({size} bytes)")
     with archive.open(info) as handle:
         array = np.lib.format.read_array(handle, allow_pickle=False)

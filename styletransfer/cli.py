@@ -23,7 +23,7 @@ from . import __version__
 from .analysis import BANDS_PER_OCTAVE, DEFAULT_WAVELET, supported_wavelets
 from .errors import EngineError, InternalError, ParameterError, Terminated
 from .presets import builtin_presets, load_preset
-from .progress import StageBar
+from .progress import CountBar, StageBar
 from .settings import MODES, TARGETS, field_types
 from .transfer import ENGINES, STAGES
 
@@ -75,14 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser("run", help="style a content track after a style track or corpus",
-                              description="Style CONTENT after --style and write the result.")
-    run.add_argument("content", metavar="CONTENT", help="content audio (WAV, FLAC, OGG, AIFF, "
-                     "AU, MP3)")
+                              description="Style CONTENT after --style and write the result. "
+                              "With several contents, each is styled into NAME.styled.wav in "
+                              "the folder -o names (or next to it), side by side; one that "
+                              "fails is reported and the others are done.")
+    run.add_argument("content", metavar="CONTENT", nargs="+", help="content audio (WAV, "
+                     "FLAC, OGG, AIFF, AU, MP3), one or several")
     run.add_argument("--style", "-s", metavar="STYLE", action="extend", nargs="+",
                      required=True, help="style audio file(s), or one style learnt with "
                      "'styletransfer learn' (.npz)")
     run.add_argument("-o", "--output", metavar="OUT", help="output .wav or .flac "
-                     "(default: CONTENT.styled.wav next to the content)")
+                     "(default: CONTENT.styled.wav next to the content); with several "
+                     "contents, a folder")
     run.add_argument("--preset", metavar="NAME|PATH", help="named settings (see "
                      "'styletransfer presets'); options given here override it")
     _add_setting_options(run)
@@ -130,21 +134,32 @@ def build_parser() -> argparse.ArgumentParser:
                      "matplotlib: the plot extra)")
     run.add_argument("--measure", action="store_true", help="with --plot: the evaluate "
                      "measures in the picture's title (as slow as evaluate itself)")
+    _add_runner_options(run, what="contents styled")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
     learn = commands.add_parser("learn", help="learn a style once and save it as .npz",
-                                description="Learn a style from one or many audio files.")
-    learn.add_argument("styles", metavar="STYLE", nargs="+", help="style audio files")
+                                description="Learn a style from audio files and folders "
+                                "(searched recursively for audio), as many as a corpus holds. "
+                                "Files that cannot be read are skipped with a warning.")
+    learn.add_argument("styles", metavar="STYLE", nargs="+", help="style audio files or "
+                       "folders")
     learn.add_argument("-o", "--output", metavar="STYLE.npz", required=True,
                        help="where to save the learnt style")
     _add_setting_options(learn)
     learn.add_argument("--sr", type=_integer, help="sample rate to learn at (default: the first "
                        "file's)")
-    learn.add_argument("--no-audio", action="store_true", help="keep only the statistics: "
-                       "smaller, but no mosaic mode and no re-learning at other rates")
+    kept = learn.add_mutually_exclusive_group()
+    kept.add_argument("--embed-audio", action="store_true", help="keep copies of the audio "
+                      "in the model (self-contained, as large as the audio) instead of an "
+                      "index of the files")
+    kept.add_argument("--no-audio", action="store_true", help="keep only the statistics: no "
+                      "index of the files, so no mosaic mode and no re-learning")
+    learn.add_argument("--strict", action="store_true", help="stop at the first file that "
+                       "cannot be learnt from, instead of skipping it")
+    _add_runner_options(learn)
     learn.add_argument("--force", action="store_true", help="overwrite an existing file")
-    learn.add_argument("--quiet", "-q", action="store_true", help="no summary")
+    learn.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
     commands.add_parser("presets", help="list the presets with a description each")
 
@@ -301,6 +316,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_runner_options(parser: argparse.ArgumentParser, *, what: str = "files read") -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--jobs", "-j", type=_integer, metavar="N",
+                       help=f"{what} at once on this machine (default: the number of cores)")
+    where.add_argument("--workers", type=_integer, metavar="N",
+                       help="run on a local Dask cluster of N worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster whose scheduler is at ADDRESS "
+                       "(e.g. tcp://10.0.0.5:8786); every worker must see the files at the "
+                       "same paths")
+
+
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clusters", "-k", type=_integer, metavar="K",
                         help="number of style states (default 8)")
@@ -377,9 +404,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _say(message: str) -> None:
     """One line on stderr: control characters (a newline in a file name) are escaped."""
-    line = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+    print(f"{PROG}: {_escaped(message)}", file=sys.stderr)
+
+
+def _escaped(message: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
                    for c in message)
-    print(f"{PROG}: {line}", file=sys.stderr)
 
 
 @contextmanager
@@ -417,11 +447,16 @@ def _preload_models() -> None:
 def _run(args: argparse.Namespace) -> int:
     from .files import transfer_files
 
+    if len(args.content) > 1:
+        return _run_batch(args)
+    if args.workers is not None or args.scheduler is not None:
+        raise ParameterError("--workers and --scheduler style several contents side by side: "
+                             "name more than one CONTENT")
     _preload_models()
     started = time.perf_counter()
     stages = (*STAGES, *(["drawing"] if args.plot is not None else []))
     with StageBar(stages, enabled=not args.quiet) as bar:
-        result = transfer_files(args.content, args.style, args.output, preset=args.preset,
+        result = transfer_files(args.content[0], args.style, args.output, preset=args.preset,
                                 options=_settings_options(args), subtype=args.subtype,
                                 force=args.force, save_plan=args.save_plan, progress=bar,
                                 engine=args.engine, keep_score=args.keep_score,
@@ -437,16 +472,88 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchResult, run_batch
+    from .cluster import open_runner
+
+    for flag, value in (("--save-plan", args.save_plan), ("--keep-score", args.keep_score),
+                        ("--plot", args.plot)):
+        if value is not None:
+            raise ParameterError(f"{flag} names one file or folder: style the contents one "
+                                 "at a time to keep it")
+    if args.measure:
+        raise ParameterError("--measure goes with --plot, which names one file: style the "
+                             "contents one at a time to draw them")
+    started = time.perf_counter()
+    with CountBar("styling", enabled=not args.quiet) as bar:
+
+        def done(result: BatchResult) -> None:
+            bar.done(failed=result.error is not None)
+            if result.error is not None:
+                bar.write(f"{PROG}: error: {_escaped(result.error)}")
+            else:
+                print(result.output, flush=True)
+
+        with open_runner(jobs=args.jobs, workers=args.workers,
+                         scheduler=args.scheduler) as runner:
+            bar.start(len(args.content))
+            results = run_batch(args.content, args.style, args.output, runner=runner,
+                                preset=args.preset, options=_settings_options(args),
+                                subtype=args.subtype, force=args.force, engine=args.engine,
+                                done=done)
+    failed = [r for r in results if r.error is not None]
+    elapsed = time.perf_counter() - started
+    styled = len(results) - len(failed)
+    seconds = sum(r.seconds for r in results if r.error is None)
+    if failed:
+        _say(f"error: {len(failed)} of {len(results)} contents failed (each named above); "
+             f"{styled} styled")
+    elif not args.quiet:
+        print(f"{PROG}: styled {styled} contents ({_duration(seconds)} of audio) in "
+              f"{elapsed:.1f} s ({seconds / elapsed:.0f}x real time)", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _learn(args: argparse.Namespace) -> int:
+    from .cluster import open_runner
+    from .corpus import Skipped
     from .files import learn_files
 
-    model = learn_files(args.styles, args.output, options=_settings_options(args), sr=args.sr,
-                        keep_audio=not args.no_audio, force=args.force)
+    started = time.perf_counter()
+    keep = "embed" if args.embed_audio else "none" if args.no_audio else "index"
+    with open_runner(jobs=args.jobs, workers=args.workers, scheduler=args.scheduler) as runner, \
+            CountBar("reading", enabled=not args.quiet) as bar:
+        model, skipped = learn_files(
+            args.styles, args.output, options=_settings_options(args), sr=args.sr, keep=keep,
+            strict=args.strict, force=args.force, runner=runner, on_files=bar.start,
+            on_file=lambda result: bar.done(failed=isinstance(result, Skipped)),
+            on_pass=lambda stage: bar.describe(f"fitting: {stage}"))
+    for item in skipped:
+        _say(f"warning: {item.reason}: skipped")
+    if skipped:
+        _say(f"warning: skipped {len(skipped)} of {bar.finished} files")
     if not args.quiet:
-        print(f"{PROG}: learnt {model.n_states_} states from {len(model.labels_)} frames "
-              f"at {model.sr_} Hz", file=sys.stderr)
+        assert model.index_ is not None
+        seconds = sum(e.samples / e.rate for e in model.index_.entries)
+        elapsed = time.perf_counter() - started
+        print(f"{PROG}: learnt {model.n_states_} states from {len(model.labels_)} frames of "
+              f"{len(model.index_.entries)} files ({_duration(seconds)}) at {model.sr_} Hz "
+              f"in {elapsed:.1f} s ({seconds / elapsed:.0f}x real time)", file=sys.stderr)
     print(args.output)
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """``12.5 s``, ``3.2 min`` or ``8.3 h``.
+
+    Examples
+    --------
+    >>> _duration(30000)
+    '8.3 h'
+    """
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def _presets(args: argparse.Namespace) -> int:

@@ -7,9 +7,10 @@ atomically, so a failed job leaves no partial file and never touches its inputs.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,22 @@ import numpy as np
 from . import audio
 from .analysis import Analysis, analyse, decompose
 from .atomic import atomic_target, atomic_targets, check_target
+from .cluster import Runner
+from .corpus import FileFeatures, Skipped, learn_corpus
 from .errors import ParameterError
 from .model import StyleModel
 from .plan import RenderPlan
 from .presets import load_preset
+from .segments import SegmentAnalysis, is_corpus, read_segments
 from .settings import Settings
+from .sources import Grid, verify
 from .transfer import (
     ENGINES,
     Progress,
     analyse_styles,
     analysis_grid,
     concatenate,
-    learn,
+    matches,
     mosaic_sources,
     plan_transfer,
     render_plan,
@@ -158,8 +163,12 @@ def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLi
         raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     _check_sc_grid(settings, sr, y.shape[0])
-    return plan_transfer(y, sr, style_audio, settings=settings, model=model,
-                         sources={"content": str(content), "styles": [str(s) for s in styles]})
+    plan, content_analysis, style = plan_transfer(
+        y, sr, style_audio, settings=settings, model=model,
+        sources={"content": str(content), "styles": [str(s) for s in styles]})
+    if isinstance(style, SegmentAnalysis):  # engines play the frames that were read
+        plan = style.localise(plan)
+    return plan, content_analysis, style
 
 
 def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLike[str], *,
@@ -190,9 +199,11 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     settings = Settings(wavelet=plan.wavelet, levels=plan.level,
                         bands_per_octave=plan.bands_per_octave)
     _, exponent, content_analysis = _plan_content(plan, content_path, out)
-    style_analysis = None
+    style_analysis: Analysis | None = None
     if plan.mode == "mosaic":
-        style_analysis = _plan_styles(plan, style_paths)[0]
+        style_analysis = _corpus_segments(plan, style_paths)
+        if style_analysis is None:
+            style_analysis = _plan_styles(plan, style_paths)[0]
     result = render_plan(plan, content_analysis, style_analysis, engine=engine,
                          keep_score=keep_score)
     result = np.ldexp(result, -exponent)
@@ -273,34 +284,52 @@ def check_engine(engine: str, keep_score: str | os.PathLike[str] | None) -> None
         find_scsynth()
 
 
+#: What `learn_files` keeps of the audio: an index of the files, copies, or nothing.
+AUDIO_KEPT = ("index", "embed", "none")
+
+
 def learn_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], *,
                 options: dict[str, Any] | None = None, sr: int | None = None,
-                keep_audio: bool = True, force: bool = False) -> StyleModel:
-    """Learn a style from audio files and save it as ``.npz`` (see `StyleModel.save`).
+                keep: str = "index", strict: bool = False, force: bool = False,
+                runner: Runner | None = None,
+                on_files: Callable[[int], None] | None = None,
+                on_file: Callable[[FileFeatures | Skipped], None] | None = None,
+                on_pass: Callable[[str], None] | None = None,
+                ) -> tuple[StyleModel, list[Skipped]]:
+    """Learn a style from audio files and folders and save it as ``.npz``.
+
+    Files that cannot be learnt from are skipped (returned) unless ``strict``; see
+    `corpus.learn_corpus`. ``keep`` says what the model keeps of the audio (`AUDIO_KEPT`):
+    an index of the files, from which a mosaic reads the frames it plays; copies of the
+    audio (self-contained, as large as the audio); or nothing (no mosaic, no re-learning).
 
     Examples
     --------
-    >>> learn_files(["a.wav", "b.flac"], "mystyle.npz")  # doctest: +SKIP
+    >>> learn_files(["a.wav", "corpus/"], "mystyle.npz")  # doctest: +SKIP
     """
     if not styles:
-        raise ParameterError("no style files given: name at least one audio file")
+        raise ParameterError("no style files given: name at least one audio file or folder")
+    if keep not in AUDIO_KEPT:
+        raise ParameterError(f"keep={keep!r} is unknown: use one of {AUDIO_KEPT}")
     target = _check_side_path(output, MODEL_SUFFIX, inputs=tuple(styles), force=force)
     settings = Settings().updated(options or {}).checked()
-    if sr is not None:
-        audio.check_rate(sr, name="--sr")
-    for path in styles:
-        if str(path).lower().endswith(MODEL_SUFFIX):
-            raise ParameterError(f"{path}: is a learnt model, not audio: learn from audio files")
-    tracks = [audio.load(path) for path in styles]
-    rate = sr or tracks[0][1]
-    n_channels = tracks[0][0].shape[0]
-    model = learn(tracks, sr=rate, n_channels=n_channels, settings=settings,
-                  names=[str(path) for path in styles])
-    kept = ([audio.to_channels(audio.resample(y, y_sr, rate), n_channels) for y, y_sr in tracks]
-            if keep_audio else None)
+    model, skipped = learn_corpus(styles, settings=settings, sr=sr, runner=runner,
+                                  strict=strict, on_files=on_files, on_file=on_file,
+                                  on_pass=on_pass)
+    assert model.index_ is not None and model.n_channels_ is not None
+    grid = Grid(model.sr_, model.n_channels_, model.wavelet_, model.level_, model.hop_,
+                model.bands_per_octave_)
+    copies = ([partial(_style_track, entry.path, grid) for entry in model.index_.entries]
+              if keep == "embed" else None)
     with atomic_target(target, force=force) as tmp:
-        model.save(tmp, audio=kept)
-    return model
+        model.save(tmp, audio=copies, index=keep != "none")
+    return model, skipped
+
+
+def _style_track(path: str, grid: Grid) -> np.ndarray:
+    """A style file as a model keeps it: at the model's rate and channel count."""
+    y, y_sr = audio.load(path)
+    return audio.to_channels(audio.resample(y, y_sr, grid.sr), grid.n_channels)
 
 
 def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]],
@@ -310,7 +339,9 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
     """Content audio, merged settings, a learnt model (or None) and the style audio.
 
     Settings merge as defaults < ``preset`` < the learnt model's < ``options``; a model
-    asked for other clusters or seed is dropped, to be learnt again from its audio.
+    asked for other clusters or seed is dropped, to be learnt again from its audio. A
+    model that indexes its files gives their audio only where it is needed (to learn
+    again, or to transpose); a mosaic from it reads just the frames it plays.
     """
     settings = load_preset(preset).check_kind(synthesis=False).settings if preset else Settings()
     settings = settings.updated(options or {}).checked()
@@ -322,12 +353,43 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
         if model.sr_ == sr:
             learnt["levels"] = model.level_
         settings = settings.updated(learnt).updated(options or {}).checked()
-        if (settings.clusters, settings.seed) != (model.n_states, model.seed):
+        level, hop = analysis_grid(settings, sr)
+        other_states = (settings.clusters, settings.seed) != (model.n_states, model.seed)
+        usable = not other_states and matches(model, settings, sr=sr, level=level, hop=hop)
+        searches = settings.mode == "mosaic" or settings.targets == "frames"  # style frames
+        if not style_audio and is_corpus(model) and not (
+                usable and (not searches or not settings.transpose)):
+            style_audio = _indexed_audio(model, str(styles[0]))
+        if other_states:
             model = None  # other states were asked for: learn again from the stored audio
             if not style_audio:
                 raise ParameterError(f"{styles[0]}: holds no audio to learn other --clusters "
                                      "or --seed from: learn it again from audio")
     return y, sr, settings, model, style_audio
+
+
+#: The most audio (seconds) read back from an indexed style's files to learn it again in
+#: memory; beyond it, learn the corpus again with the settings wanted.
+INDEXED_AUDIO_SECONDS = 1800.0
+
+
+def _indexed_audio(model: StyleModel, source: str) -> list[tuple[np.ndarray, int]]:
+    """The audio of an indexed style's files, as a model with copies would hold it."""
+    assert model.index_ is not None and model.n_channels_ is not None
+    seconds = sum(e.samples / e.rate for e in model.index_.entries)
+    if seconds > INDEXED_AUDIO_SECONDS:
+        raise ParameterError(f"{source}: these settings need the style's audio in memory "
+                             "(to transpose it, or to learn it again at another rate, depth, "
+                             f"clusters or seed), and it indexes {seconds / 3600:.1f} h of "
+                             "audio: learn it again with the settings you want, or use "
+                             "--transpose 0")
+    grid = Grid(model.sr_, model.n_channels_, model.wavelet_, model.level_, model.hop_,
+                model.bands_per_octave_)
+    tracks = []
+    for entry in model.index_.entries:
+        verify(entry, grid, source=source).close()
+        tracks.append((_style_track(entry.path, grid), model.sr_))
+    return tracks
 
 
 def _check_sc_grid(settings: Settings, sr: int, n_channels: int) -> None:
@@ -455,6 +517,24 @@ def _plan_content(plan: RenderPlan, path: str | os.PathLike[str], out: Path | No
     analysis = analyse(np.ldexp(y, exponent), sr, wavelet=plan.wavelet, level=plan.level,
                        hop=plan.hop, bands_per_octave=plan.bands_per_octave, name=str(path))
     return y, exponent, analysis
+
+
+def _corpus_segments(plan: RenderPlan, paths: Sequence[str | os.PathLike[str]],
+                     ) -> Analysis | None:
+    """The frames a saved mosaic plan plays, read back from the files of a corpus style's
+    index (None when the style is not such a corpus)."""
+    if len(paths) != 1 or not str(paths[0]).lower().endswith(MODEL_SUFFIX):
+        return None
+    model, tracks = _load_styles(paths)
+    if tracks or not is_corpus(model):
+        return None
+    assert model is not None
+    if (model.sr_, model.wavelet_, model.level_, model.hop_, model.bands_per_octave_) != (
+            plan.sr, plan.wavelet, plan.level, plan.hop, plan.bands_per_octave):
+        raise ParameterError(f"{paths[0]}: is not the style of this plan (it was learnt with "
+                             "other settings): give the right --style")
+    return read_segments(model, plan.segments, n_channels=plan.n_channels,
+                         source=str(paths[0]))
 
 
 def _plan_styles(plan: RenderPlan, paths: Sequence[str | os.PathLike[str]],

@@ -21,6 +21,7 @@ How it works
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,8 @@ import numpy as np
 from .analysis import Analysis
 from .model import StyleModel, single_threaded
 
+#: A nearest-neighbour search: (style rows, target rows, k) -> (distances, indices).
+Search = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 #: How far a content cluster's spread may be rescaled towards the style state's.
 SPREAD_RATIO_LIMITS = (0.25, 2.0)
 
@@ -113,7 +116,8 @@ def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
 def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuity: float = 1.0,
                     n_candidates: int = 8, frames: StyleFrames | None = None,
                     target_chroma: np.ndarray | None = None, pitch: float = 0.0,
-                    jump_scale: np.ndarray | None = None) -> np.ndarray:
+                    jump_scale: np.ndarray | None = None,
+                    search: Search | None = None) -> np.ndarray:
     """Choose one style frame per content frame, close to the target and mostly continuous.
 
     Minimises, by dynamic programming over ``n_candidates`` nearest style frames per content
@@ -143,6 +147,11 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     jump_scale : np.ndarray, optional
         ``(n_frames,)`` factor on the cost of a jump into each frame (`onset_jump_scale`:
         cheap at the content's attacks, so the mosaic changes fragment where a note starts).
+    search : callable, optional
+        ``search(style_rows, target_rows, k)`` gives the ``(distances, indices)`` of each
+        target row's ``k`` nearest style rows; by default an exact search
+        (`sklearn.neighbors.NearestNeighbors`). A corpus of millions of frames passes an
+        index that finds them without scoring every frame (`neighbours.CellIndex`).
 
     Returns
     -------
@@ -162,19 +171,31 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     from sklearn.neighbors import NearestNeighbors
 
     frames = StyleFrames.of(model) if frames is None else frames
-    style_z = (frames.features - model.mean_) / model.scale_
-    n_features = style_z.shape[1]
-    if pitch > 0 and target_chroma is not None and frames.chroma is not None:
+    n_features = frames.features.shape[1]
+    with_pitch = pitch > 0 and target_chroma is not None and frames.chroma is not None
+    # One array for the standardised features and the chroma columns. A corpus's float16
+    # features are standardised in float32, which holds them exactly, at half the memory
+    # (a million frames and more); other features in float64.
+    dtype = np.float32 if frames.features.dtype == np.float16 else np.float64
+    chroma_width = frames.chroma.shape[1] if with_pitch and frames.chroma is not None else 0
+    style_z = np.empty((frames.features.shape[0], n_features + chroma_width), dtype=dtype)
+    np.subtract(frames.features, model.mean_.astype(dtype, copy=False),
+                out=style_z[:, :n_features])
+    style_z[:, :n_features] /= model.scale_.astype(dtype, copy=False)
+    if with_pitch and target_chroma is not None and frames.chroma is not None:
         # Extra columns whose mean squared distance adds pitch * |c - c'|^2 to the cost.
-        scale = np.sqrt(pitch * n_features)
-        style_z = np.hstack([style_z, scale * frames.chroma])
+        scale = float(np.sqrt(pitch * n_features))  # a float keeps float32 chroma float32
+        np.multiply(frames.chroma, scale, out=style_z[:, n_features:])
         target_features = np.hstack([target_features, scale * target_chroma])
         n_features = style_z.shape[1]
     n_style = style_z.shape[0]
     k = int(min(n_candidates, n_style))
-    with single_threaded():
-        distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(
-            target_features)
+    if search is not None:
+        distances, nearest = search(style_z, target_features, k)
+    else:
+        with single_threaded():
+            distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(
+                target_features)
     local_near = distances**2 / n_features
     labels, track = frames.labels, frames.track
     jump_cost = continuity * (1.0 + 0.25 * np.log(model.transitions_.max(axis=1, keepdims=True)
@@ -220,11 +241,11 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
 
 def search_segments(content: Analysis, model: StyleModel, target_features: np.ndarray,
                     frames: StyleFrames, *, continuity: float, pitch: float,
-                    onset_jumps: float) -> np.ndarray:
+                    onset_jumps: float, search: Search | None = None) -> np.ndarray:
     """`choose_segments` for ``content``: with ``pitch``, the content frames' chroma is
     matched (when ``frames`` hold chroma); with ``onset_jumps``, jumps are cheaper at its
-    attacks (`onset_jump_scale`). What a mosaic plays, and where timbre mode's ``frames``
-    targets come from.
+    attacks (`onset_jump_scale`); ``search`` as for `choose_segments`. What a mosaic plays,
+    and where timbre mode's ``frames`` targets come from.
 
     Examples
     --------
@@ -245,7 +266,8 @@ def search_segments(content: Analysis, model: StyleModel, target_features: np.nd
     jump_scale = (onset_jump_scale(content, floor=1.0 - onset_jumps) if onset_jumps > 0
                   else None)
     return choose_segments(target_features, model, continuity=continuity, frames=frames,
-                           target_chroma=target_chroma, pitch=pitch, jump_scale=jump_scale)
+                           target_chroma=target_chroma, pitch=pitch, jump_scale=jump_scale,
+                           search=search)
 
 
 def onset_jump_scale(content: Analysis, *, floor: float = 0.1) -> np.ndarray:

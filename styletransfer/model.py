@@ -6,14 +6,18 @@ started from that codebook gives the style's states. For every state the model k
 mean and spread of the log band shape, and it counts how states follow each other.
 
 Models are saved as ``.npz`` holding only numeric arrays plus one JSON string of settings:
-loading never runs code (``allow_pickle=False``).
+loading never runs code (``allow_pickle=False``). A style learnt from files
+(`corpus.learn_corpus`) also holds the frames' pitch classes and an index of the files
+(`sources.CorpusIndex`), from which a mosaic reads the frames it plays; or, with
+``--embed-audio``, copies of the audio.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 
@@ -24,11 +28,13 @@ from .archive import (
     check_shape,
     load_archive,
     meta_choice,
+    meta_float,
     meta_int,
     save_archive,
 )
 from .audio import MAX_CHANNELS, SAMPLE_RATES
 from .errors import ParameterError
+from .sources import CHROMA_STEPS, INDEX_ARRAYS, MAX_FILES, CorpusIndex, Grid
 
 FORMAT_VERSION = 1
 ARCHIVE_KIND = "style model"
@@ -64,7 +70,16 @@ class StyleModel:
         ``(n_frames,)`` the state of every style frame.
     features_ : np.ndarray
         ``(n_frames, n_features)`` the style's raw frame features.
+    track_ : np.ndarray
+        ``(n_frames,)`` the track (file) each frame belongs to.
     sr_, wavelet_, level_, hop_ : analysis settings the model was fitted with.
+    chroma_ : np.ndarray or None
+        ``(n_frames, 12)`` pitch-class profiles of the frames in steps of
+        1 / `CHROMA_STEPS` (uint8; styles learnt from files).
+    index_ : CorpusIndex or None
+        The files the frames come from (styles learnt from files, without copies).
+    n_channels_ : int or None
+        Channels the frames were analysed with (styles learnt from files).
 
     Examples
     --------
@@ -78,6 +93,11 @@ class StyleModel:
     def __init__(self, n_states: int = 8, *, seed: int = 0) -> None:
         self.n_states = n_states
         self.seed = seed
+        self.chroma_: np.ndarray | None = None
+        self.index_: CorpusIndex | None = None
+        self.n_channels_: int | None = None
+        self.log_likelihood_: float | None = None
+        self.n_iter_: int | None = None
 
     # -- fitting -------------------------------------------------------------------------
     def fit(self, analyses: Sequence[Analysis]) -> StyleModel:
@@ -137,22 +157,35 @@ class StyleModel:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *,
-             audio: Sequence[np.ndarray] | None = None) -> None:
+             audio: Sequence[np.ndarray | Callable[[], np.ndarray]] | None = None,
+             index: bool = True) -> None:
         """Save as ``.npz`` (numeric arrays and one JSON string; no pickle).
 
-        ``audio`` (the style tracks, each ``(n_channels, n_samples)`` at ``sr_``) is stored
+        ``audio`` (the style tracks, each ``(n_channels, n_samples)`` at ``sr_``, or
+        functions that return them, called one at a time as they are written) is stored
         too when given, so a saved style can also drive the ``mosaic`` mode and be learnt
-        again at other rates or settings.
+        again at other rates or settings. ``index``: keep the index of the files and the
+        frames' pitch classes, if the model has them.
         """
         self._check_fitted()
         tracks = list(audio or [])
-        meta = {"n_states": self.n_states, "seed": self.seed, "sr": self.sr_,
-                "wavelet": self.wavelet_, "level": self.level_, "hop": self.hop_,
-                "n_bands": self.n_bands_, "bands_per_octave": self.bands_per_octave_,
-                "n_tracks": len(tracks)}
-        arrays = {name: np.asarray(getattr(self, name + "_")) for name in _ARRAYS}
-        for index, track in enumerate(tracks):
-            arrays[f"audio_{index}"] = np.asarray(track, dtype=np.float32)
+        meta: dict[str, Any] = {
+            "n_states": self.n_states, "seed": self.seed, "sr": self.sr_,
+            "wavelet": self.wavelet_, "level": self.level_, "hop": self.hop_,
+            "n_bands": self.n_bands_, "bands_per_octave": self.bands_per_octave_,
+            "n_tracks": len(tracks)}
+        if self.n_channels_ is not None:
+            meta["channels"] = self.n_channels_
+        if self.log_likelihood_ is not None and self.n_iter_ is not None:
+            meta.update(log_likelihood=self.log_likelihood_, n_iter=self.n_iter_)
+        arrays: dict[str, np.ndarray | Callable[[], np.ndarray]] = {
+            name: np.asarray(getattr(self, name + "_")) for name in _ARRAYS}
+        if index and self.index_ is not None and self.chroma_ is not None:
+            arrays.update(self.index_.arrays(), chroma=self.chroma_)
+            meta["n_files"] = len(self.index_.entries)
+        for number, track in enumerate(tracks):
+            arrays[f"audio_{number}"] = (_float32(track) if callable(track)
+                                         else np.asarray(track, dtype=np.float32))
         save_archive(path, ARCHIVE_KIND, FORMAT_VERSION, meta, arrays)
 
     @classmethod
@@ -164,7 +197,8 @@ class StyleModel:
         the file and the field, before anything is computed from it.
         """
         meta, arrays = load_archive(path, ARCHIVE_KIND, FORMAT_VERSION, MODEL_ARRAYS,
-                                    hint=_HINT, extra=(r"audio_[0-9]+", AUDIO_ARRAY))
+                                    hint=_HINT, optional=CORPUS_ARRAYS,
+                                    extra=(r"audio_[0-9]+", AUDIO_ARRAY))
         where = Source(path, ARCHIVE_KIND, _HINT)
         model = cls(n_states=meta_int(meta, "n_states", 1, 64, where),
                     seed=meta_int(meta, "seed", 0, 2**32 - 1, where))
@@ -178,7 +212,7 @@ class StyleModel:
                                               where, default=1)
         n_bands = len(band_sizes(model.hop_, model.level_, model.bands_per_octave_))
         model.n_bands_ = meta_choice(meta, "n_bands", [n_bands], where)
-        n_tracks = meta_int(meta, "n_tracks", 0, 10_000, where)
+        n_tracks = meta_int(meta, "n_tracks", 0, MAX_FILES, where)
         states = arrays["means"].shape[0] if arrays["means"].ndim == 2 else 0
         if not 1 <= states <= model.n_states:
             raise where.error(f"member 'means' has {states} states, not 1 to "
@@ -204,6 +238,7 @@ class StyleModel:
         for name in _ARRAYS:
             setattr(model, name + "_", arrays[name])
         model.n_states_ = states
+        _load_corpus(model, meta, arrays, where)
         audio = []
         for index in range(n_tracks):
             track = arrays[f"audio_{index}"]
@@ -234,13 +269,51 @@ MODEL_ARRAYS = {
     "weights": ArraySpec("f", 1, 0.0, 1.0),
     "labels": ArraySpec("iu", 1, 0, 63),
     "features": ArraySpec("f", 2, -_BOUND, _BOUND),
-    "track": ArraySpec("iu", 1, 0, 10_000),
+    "track": ArraySpec("iu", 1, 0, MAX_FILES - 1),
     "transitions": ArraySpec("f", 2, 0.0, 1.0),
     "shape_mean": ArraySpec("f", 2, -_BOUND, 1e-6),
     "shape_std": ArraySpec("f", 2, 1e-6, _BOUND),
 }
 #: A style track kept in a model: float samples within +-1e6 (finite, not absurdly loud).
 AUDIO_ARRAY = ArraySpec("f", 2, -1e6, 1e6)
+#: What a style learnt from files may also hold: the frames' pitch classes and the index.
+CORPUS_ARRAYS = {"chroma": ArraySpec("iu", 2, 0, CHROMA_STEPS), **INDEX_ARRAYS}
+
+
+def _load_corpus(model: StyleModel, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                 where: Source) -> None:
+    """The pitch classes, index and fitting record of a loaded model, checked."""
+    frames = model.labels_.shape[0]
+    held = [name for name in CORPUS_ARRAYS if name in arrays]
+    if held and len(held) != len(CORPUS_ARRAYS):
+        missing = sorted(set(CORPUS_ARRAYS) - set(held))
+        raise where.error(f"holds part of an index (missing {', '.join(missing)})")
+    if "channels" in meta:
+        model.n_channels_ = meta_int(meta, "channels", 1, MAX_CHANNELS, where)
+    if "log_likelihood" in meta or "n_iter" in meta:
+        model.log_likelihood_ = meta_float(meta, "log_likelihood", -1e12, 1e12, where)
+        model.n_iter_ = meta_int(meta, "n_iter", 0, 10_000, where)
+    if not held:
+        return
+    check_shape(arrays["chroma"], (frames, 12), "chroma", where)
+    n_files = meta_int(meta, "n_files", 1, MAX_FILES, where)
+    if arrays["index_paths"].shape != (n_files,):
+        raise where.error(f"member 'index_paths' has shape {arrays['index_paths'].shape}, "
+                          f"not the {n_files} files its 'n_files' says")
+    if model.n_channels_ is None:
+        raise where.error("field 'channels' is missing")
+    grid = Grid(model.sr_, model.n_channels_, model.wavelet_, model.level_, model.hop_,
+                model.bands_per_octave_)
+    index = CorpusIndex.from_arrays(arrays, frames, grid, where.error)
+    expected = np.repeat(np.arange(n_files), [e.frames for e in index.entries])
+    if not np.array_equal(model.track_, expected):
+        raise where.error("member 'track' does not follow the files of the index")
+    model.chroma_ = arrays["chroma"]
+    model.index_ = index
+
+
+def _float32(make: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+    return lambda: np.asarray(make(), dtype=np.float32)
 
 
 def single_threaded() -> AbstractContextManager[object]:

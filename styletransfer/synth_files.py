@@ -19,9 +19,16 @@ import numpy as np
 
 from . import audio
 from .errors import ParameterError
-from .files import _check_sc_grid, _check_side_path, _load_styles, check_engine
+from .files import (
+    _check_sc_grid,
+    _check_side_path,
+    _indexed_audio,
+    _load_styles,
+    check_engine,
+)
 from .plan import RenderPlan
 from .presets import load_preset
+from .segments import is_corpus
 from .settings import Settings
 from .synth import PlanChunk, StyleIndex, Synthesiser, check_seconds, chunk_plan, prepare
 from .synth_render import CHUNK_FRAMES, render_synth, stream_synth, write_synth
@@ -94,6 +101,8 @@ def synth_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
     _step(stage, "reading style")
     model, tracks = _load_styles(styles)
     if model is not None:
+        if not tracks and is_corpus(model):  # an index of files: their audio, read back
+            tracks = _indexed_audio(model, str(styles[0]))
         if not tracks:
             raise ParameterError(f"{styles[0]}: holds no audio (learnt with --no-audio): "
                                  "learn it again without --no-audio, or give the audio files")

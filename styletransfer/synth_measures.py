@@ -320,10 +320,15 @@ def evaluate_synth_files(style: str | os.PathLike[str], output: str | os.PathLik
     from .audio import load
     from .model import StyleModel
     from .plan import RenderPlan
+    from .segments import is_corpus
 
     model = None
     if str(style).lower().endswith(".npz"):
         model, tracks = StyleModel.load(style)
+        if not tracks and is_corpus(model):  # an index of files: their audio, read back
+            from .files import _indexed_audio
+
+            tracks = [track for track, _ in _indexed_audio(model, str(style))]
         if not tracks:
             raise ParameterError(f"{style}: holds no audio (learnt with --no-audio): give "
                                  "the style's audio")

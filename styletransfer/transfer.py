@@ -26,6 +26,7 @@ from .errors import ParameterError
 from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
 from .plan import RenderPlan
+from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
 from .settings import Settings
 
 #: Octave share of the frame energy (dB) from which boosts are allowed in full by default,
@@ -101,6 +102,8 @@ def render_plan(plan: RenderPlan, content: Analysis | None, style: Analysis | No
     >>> bool(np.allclose(render_plan(plan, a, None), y))
     True
     """
+    if isinstance(style, SegmentAnalysis):  # a corpus mosaic: segments count corpus frames
+        plan = style.localise(plan)
     if engine == "numpy":
         if keep_score is not None:
             raise ParameterError("--keep-score needs --engine sc: the numpy engine has no score")
@@ -138,7 +141,9 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     style_analysis = None
     reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
     searches = settings.mode == "mosaic" or settings.targets == "frames"  # plays style frames
-    if not reuse or searches:
+    # from a corpus, frames are chosen from the model's features, and only those are read
+    corpus = reuse and searches and not styles and is_corpus(model)
+    if (not reuse or searches) and not corpus:
         if not styles:
             raise ParameterError("the style model holds no audio and does not match these "
                                  "settings: learn it again from audio, or give --style audio")
@@ -158,13 +163,22 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     _step(progress, "mapping")
     mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
                           seed=settings.seed)
-    concatenated = None
-    if searches:
+    concatenated: Analysis | None = None
+    if searches and not corpus:
         assert style_analysis is not None
         played = mosaic_sources(style_analysis, settings.transpose)
         concatenated = concatenate(played)
         frames = style_frames(played, model, pitch=settings.pitch > 0)
-    if settings.mode == "mosaic":
+    given = names.get("styles")
+    source = str(given[0]) if isinstance(given, list) and given else "the style"
+    if corpus and settings.mode == "mosaic":
+        plan, concatenated = plan_corpus_mosaic(content_analysis, model, mapping, settings,
+                                                source=source)
+    elif corpus:
+        plan = plan_timbre(content_analysis, mapping, settings,
+                           target_shape=corpus_frame_targets(content_analysis, model, mapping,
+                                                             settings, source=source))
+    elif settings.mode == "mosaic":
         assert concatenated is not None
         plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings,
                            frames=frames)
@@ -354,6 +368,13 @@ def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: 
                                frames if frames is not None else StyleFrames.of(model),
                                continuity=settings.continuity, pitch=settings.pitch,
                                onset_jumps=settings.onset_jumps)
+    return mosaic_plan(content, style, segments, settings)
+
+
+def mosaic_plan(content: Analysis, style: Analysis, segments: np.ndarray,
+                settings: Settings) -> RenderPlan:
+    """The plan that plays frames ``segments`` of ``style``, gained to the content's loudness
+    and band shape."""
     segment_shape = style.band_shape()[segments]
     wanted = ((1.0 - settings.strength) * content.band_shape()
               + settings.strength * segment_shape)

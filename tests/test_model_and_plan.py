@@ -64,7 +64,9 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_learn_then_run_with_the_learnt_style(clips: dict[str, Path], content_audio: np.ndarray,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    # a stereo content meets the stereo style as it was learnt: the results are identical
+    # a stereo content meets the stereo style as it was learnt. learn streams its frames
+    # (mini-batch k-means, streaming EM), run fits them in memory: the states are close,
+    # not identical, so the results are close; learning again gives the same file
     sf.write(clips["content"], content_audio[[0, 0]].T * [[1.0, 0.6]], SR)
     model_path = clips["dir"] / "mystyle.npz"
     assert main(["learn", str(clips["style"]), "-o", str(model_path), "--clusters", "6",
@@ -76,7 +78,11 @@ def test_learn_then_run_with_the_learnt_style(clips: dict[str, Path], content_au
                  "--quiet"]) == 0
     a, _ = read(direct)
     b, _ = read(learnt)
-    assert np.array_equal(a, b)
+    assert a.shape == b.shape and np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99
+    again = clips["dir"] / "again.npz"
+    assert main(["learn", str(clips["style"]), "-o", str(again), "--clusters", "6",
+                 "--quiet"]) == 0
+    assert again.read_bytes() == model_path.read_bytes()
     for mode in ("mosaic", "timbre"):  # mosaic uses the stored audio
         out = clips["dir"] / f"learnt-{mode}.wav"
         assert main(["run", str(clips["content"]), "--style", str(model_path), "-o", str(out),
@@ -90,8 +96,14 @@ def test_learn_a_corpus_and_play_it_as_mosaic(clips: dict[str, Path],
     model_path = clips["dir"] / "corpus.npz"
     assert main(["learn", str(clips["style"]), str(second), "-o", str(model_path),
                  "--quiet"]) == 0
-    model, tracks = StyleModel.load(model_path)
-    assert len(tracks) == 2 and set(np.unique(model.track_)) == {0, 1}
+    model, tracks = StyleModel.load(model_path)  # an index of the files, no copies
+    assert tracks == [] and set(np.unique(model.track_)) == {0, 1}
+    assert model.index_ is not None and [e.path for e in model.index_.entries] == [
+        str(clips["style"]), str(second)]
+    embedded = clips["dir"] / "embedded.npz"
+    assert main(["learn", str(clips["style"]), str(second), "-o", str(embedded),
+                 "--embed-audio", "--quiet"]) == 0
+    assert len(StyleModel.load(embedded)[1]) == 2
     out = clips["dir"] / "corpus.wav"
     assert main(["run", str(clips["content"]), "--style", str(model_path), "-o", str(out),
                  "--preset", "mosaic", "--quiet"]) == 0
