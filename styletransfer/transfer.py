@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Sequence
 
@@ -32,6 +33,9 @@ from .settings import Settings
 #: Octave share of the frame energy (dB) from which boosts are allowed in full by default,
 #: and the span below it over which they fade out (see `band_gains`).
 GUARD_DB, GUARD_SPAN_DB = -30.0, 30.0
+#: Energy below which a frame is silence (about -300 dB): the energy floor of `band_gains`
+#: never falls below it, so silent, digital-zero and denormal input gets finite gains.
+SILENT_ENERGY = 1e-30
 #: Width, in octaves, over which `plan_timbre` smooths band shapes across bands when the
 #: bands are finer than octaves (the spectral envelope, not single partials).
 ENVELOPE_OCTAVES = 0.75
@@ -402,6 +406,10 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
       frame next to a loud one (the decay before an attack) takes the loud frame's gain
       instead of a boost that would exaggerate the attack.
 
+    The gains are always finite, whatever the input: energies that are negative, NaN or
+    infinite count as 0, silence (all zero, or denormal) gets gains of 1, and a frame whose
+    wanted shape is not finite keeps its sound (gains of 1 before the averaging).
+
     Parameters
     ----------
     source_energy : np.ndarray
@@ -422,13 +430,23 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     ...                max_boost_db=24)
     >>> g.astype(float).round(3).tolist()
     [[1.342, 0.447]]
+    >>> band_gains(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(1), max_boost_db=24).tolist()
+    [[1.0, 1.0]]
     """
     from scipy.ndimage import uniform_filter1d
 
+    if not math.isfinite(max_boost_db):
+        raise ParameterError(f"max_boost_db {max_boost_db} is not finite: give decibels")
+    source_energy = _energy(source_energy)
+    total = _energy(total)
+    wanted_shape = np.asarray(wanted_shape, dtype=np.float64)
+    unknown = ~np.isfinite(wanted_shape).all(axis=1)
+    if unknown.any():
+        wanted_shape = np.where(unknown[:, None], 0.0, wanted_shape)
     share = np.exp(wanted_shape - wanted_shape.max(axis=1, keepdims=True))
     share /= share.sum(axis=1, keepdims=True)
     target = total[:, None] * share
-    floor = ENERGY_FLOOR * float(np.mean(total)) / source_energy.shape[1]
+    floor = max(ENERGY_FLOOR * float(np.mean(total)), SILENT_ENERGY) / source_energy.shape[1]
     log_gain = 0.5 * (np.log(target + floor) - np.log(source_energy + floor))
     source_total = source_energy.sum(axis=1, keepdims=True) + floor
     octave_energy = source_energy
@@ -439,10 +457,18 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     low, high = guard_db - GUARD_SPAN_DB, guard_db
     allowed_db = max_boost_db * np.clip((source_db - low) / (high - low), 0.0, 1.0)
     log_gain = np.minimum(log_gain, allowed_db * np.log(10) / 20)
+    if unknown.any():
+        log_gain[unknown] = 0.0
     weight = source_energy + floor
     smooth = (uniform_filter1d(log_gain * weight, 3, axis=0, mode="nearest")
               / uniform_filter1d(weight, 3, axis=0, mode="nearest"))
     return np.exp(smooth).astype(np.float32)
+
+
+def _energy(values: np.ndarray) -> np.ndarray:
+    """``values`` as float64 energies: negative, NaN and infinite values count as 0."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(values) & (values > 0), values, 0.0)
 
 
 def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray, *,

@@ -104,3 +104,30 @@ def test_a_corpus_of_styles_works(content_audio: np.ndarray, style_audio: np.nda
                              settings=Settings(mode=mode))
         assert out.shape == content_audio.shape
         assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("case", ["zero", "denormal", "nan", "inf", "negative", "one band"])
+def test_gains_are_finite_whatever_the_input_powers(case: str) -> None:
+    """Silence, digital zero, denormals and non-finite powers (what an analyser on a broken
+    input reports) give finite gains, offline (`band_gains`) and live (`frame_gains`)."""
+    from styletransfer.analysis import analyse
+    from styletransfer.model import StyleModel
+    from styletransfer.supercollider.live import frame_gains
+    from styletransfer.transfer import band_gains
+
+    rng = np.random.default_rng(1)
+    model = StyleModel(3).fit([analyse(rng.standard_normal((1, 16384)), 22050, level=4)])
+    powers = {"zero": np.zeros(5), "denormal": np.full(5, 1e-310),
+              "nan": np.array([1.0, np.nan, 0.5, 0.1, 0.0]),
+              "inf": np.array([1.0, np.inf, 0.5, 0.1, 0.0]),
+              "negative": np.array([-1.0, 0.0, 0.0, 1e-3, 0.0]),
+              "one band": np.array([0.0, 0.0, 2.0, 0.0, 0.0])}[case]
+    shape = None
+    for _ in range(3):
+        gains, shape = frame_gains(powers, model, 1.0, 24.0, shape)
+        assert np.all(np.isfinite(gains)) and np.all(np.isfinite(shape))
+    frames = np.vstack([powers, np.ones(5), powers])
+    wanted = np.log(np.where(np.isfinite(frames) & (frames > 0), frames, 1e-3))
+    wanted[1, 2] = np.nan
+    offline = band_gains(frames, wanted, frames.sum(axis=1), max_boost_db=24.0)
+    assert np.all(np.isfinite(offline)) and np.all(offline >= 0)

@@ -432,6 +432,10 @@ def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
     ``smoothing`` on the ``previous`` one) gives the target. Returns (gains, smoothed
     shape).
 
+    The gains are finite whatever the powers: a silent frame (digital zero, denormal
+    powers) or one holding a NaN or infinite power says nothing about the sound, so it
+    gets gains of 1 and leaves the smoothed shape as it was.
+
     Examples
     --------
     >>> from styletransfer.model import StyleModel
@@ -441,18 +445,27 @@ def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
     >>> gains, shape = frame_gains(np.array([1.0, 1.0, 1.0, 1.0]), model, 1.0, 24.0)
     >>> gains.shape, bool(np.all(gains > 0))
     ((4,), True)
+    >>> gains, same = frame_gains(np.array([0.0, np.nan, 1e-310, 0.0]), model, 1.0, 24.0, shape)
+    >>> gains.tolist(), same is shape
+    ([1.0, 1.0, 1.0, 1.0], True)
     """
-    from ..transfer import band_gains
+    from ..transfer import SILENT_ENERGY, band_gains
 
-    energy = np.maximum(np.asarray(powers, dtype=np.float64), 0.0)[None, :]
-    total = energy.sum(axis=1)
-    floor = max(float(total[0]), 1e-20) * 1e-8
-    shape = np.log(energy[0] + floor / energy.shape[1]) - np.log(total[0] + floor)
+    energy = np.asarray(powers, dtype=np.float64)
+    finite = bool(np.all(np.isfinite(energy)))
+    energy = np.maximum(energy, 0.0)[None, :] if finite else energy[None, :]
+    total = float(energy.sum()) if finite else 0.0
+    if total <= SILENT_ENERGY * energy.size:
+        kept = previous if previous is not None else np.full(energy.size, -np.log(energy.size))
+        return np.ones(energy.size, dtype=np.float32), kept
+    floor = max(total, 1e-20) * 1e-8
+    shape = np.log(energy[0] + floor / energy.shape[1]) - np.log(total + floor)
     if previous is not None:
         shape = smoothing * previous + (1 - smoothing) * shape
     state = int(np.argmin(((model.shape_mean_ - shape) ** 2).sum(axis=1)))
     wanted = (1 - strength) * shape + strength * model.shape_mean_[state]
-    gains = band_gains(energy, wanted[None, :], total, max_boost_db=max_boost_db)[0]
+    gains = band_gains(energy, wanted[None, :], np.array([total]),
+                       max_boost_db=max_boost_db)[0]
     return gains, shape
 
 
