@@ -699,7 +699,7 @@ def _live(args: argparse.Namespace) -> int:
             print(f"{PROG}: {report.frames} input frames styled; analysis-to-parameter "
                   f"latency p50 {report.percentile_ms(report.loop_seconds, 50):.2f} ms, "
                   f"p99 {report.percentile_ms(report.loop_seconds, 99):.2f} ms"
-                  f"{_late(report.late)}", file=sys.stderr)
+                  f"{_late(report.late)}{_safety(report)}", file=sys.stderr)
         return 0
     if args.content is None:
         raise ParameterError("no CONTENT given: name a content file, or use --input")
@@ -720,7 +720,7 @@ def _live(args: argparse.Namespace) -> int:
               f" ({report.frames} frames); Python time per frame p50 "
               f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
               f"{report.percentile_ms(report.send_seconds, 99):.3f} ms"
-              f"{_late(report.late, 'late frames')}",
+              f"{_late(report.late, 'late frames')}{_safety(report)}",
               file=sys.stderr)
     if args.record:
         print(args.record)
@@ -729,6 +729,18 @@ def _live(args: argparse.Namespace) -> int:
 
 def _late(count: int | None, what: str = "late bundles") -> str:
     return "" if count is None else f"; {what}: {count}"
+
+
+def _safety(report: Any) -> str:
+    """What the safety stages silenced, for the summary line (nothing when all was finite)."""
+    parts = []
+    if report.replaced:
+        parts.append(f"{report.replaced} non-finite samples of the file played as silence")
+    if report.input_bad_samples:
+        parts.append(f"{report.input_bad_samples} non-finite input samples silenced")
+    if report.bad_samples:
+        parts.append(f"{report.bad_samples} non-finite output samples silenced")
+    return "".join(f"; {part}" for part in parts)
 
 
 def _live_model(args: argparse.Namespace) -> Any:

@@ -31,6 +31,7 @@ from .score import ROW_EXTRA, Ids, PlanScore, check_plan
 from .server import ServerClient
 from .session import (
     GAIN_BUS_BASE,
+    OUTPUT_DC_HZ,
     LiveReport,
     Session,
     connect,
@@ -102,9 +103,7 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
         style_buf = content_buf
         if style is not None and plan.mode == "mosaic":
             style_buf = session.load_audio("style", style.signal, plan.sr)
-        first = client.next_node_id()
-        for _ in range(plan.n_bands + 4):
-            client.next_node_id()
+        first = session.node_ids(len(PlanScore(plan).node_ids) + 2)
         ids = Ids(content_buf=content_buf, style_buf=style_buf,
                   table_buf=session.alloc_table(rows * (plan.n_bands + ROW_EXTRA)),
                   player=first, group=first + 1, first_node=first + 2,
@@ -112,7 +111,7 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
         score = PlanScore(plan, ids)
         ring = _Ring(client, score, rows, ahead, report)
         ring.fill(0)
-        start_messages = score.start_messages(rows=rows)
+        start_messages = score.start_messages(rows=rows, dc_hz=OUTPUT_DC_HZ)
         if record is not None:  # exactly the score's length, counted in samples
             start_messages.append(session.start_recording(Path(record).resolve(),
                                                           score.end_time))
@@ -129,7 +128,9 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
         finally:
             client.off("/st/frame", ring.on_frame)
             client.off("/st/late", ring.on_late)
-            session.close([ids.player, ids.group])
+            report.bad_samples = session.bad_samples(score.count_bus)
+            report.replaced = session.replaced
+            session.close([ids.player, ids.group, *score.node_ids[-2:]])
         if record is not None and Path(record).is_file():
             trim_wav(Path(record), score.delay_samples, plan.n_samples)
         report.late = ring.late + (booted.late_count if booted is not None else 0)

@@ -22,6 +22,7 @@ from ..plan import RenderPlan
 from . import osc
 from .score import (
     CONTENT_BUS,
+    INPUT_BUS,
     MAX_BANDS,
     SC_CHANNELS,
     Ids,
@@ -29,7 +30,7 @@ from .score import (
     crossover_edges,
 )
 from .server import ServerClient
-from .session import GAIN_BUS_BASE, LiveReport, Session, connect
+from .session import GAIN_BUS_BASE, OUTPUT_DC_HZ, LiveReport, Session, connect
 
 
 def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
@@ -132,31 +133,34 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
         status = client.status()
         hardware_in = SC_CHANNELS  # the first input bus follows the output buses
         in_bus, duration = hardware_in, seconds
+        plan = RenderPlan.identity(sr=int(status.nominal_sr or sr), n_samples=hop,
+                                   n_channels=SC_CHANNELS, wavelet=model.wavelet_,
+                                   level=level, hop=hop)
+        first = session.node_ids(len(PlanScore(plan).node_ids) + 4)
+        player, guard, analyser = first, first + 1, first + 2
+        ids = Ids(player=player, group=first + 3, first_node=first + 4,
+                  gain_bus=GAIN_BUS_BASE)
+        score = PlanScore(plan, ids)
+        # the input's safety stage at the head (the file player, if any, before it)
         start: list[osc.Message] = []
-        first = client.next_node_id()
-        for _ in range(n_bands + 3):
-            client.next_node_id()
-        player, analyser = first, first + 1
         if input_file is not None:
             signal, file_sr = read(input_file)
             buf = session.load_audio("input", signal[:SC_CHANNELS], file_sr)
             start.append(osc.s_new("st_play", player, osc.AddAction.HEAD, 0,
-                                   {"buf": buf, "out_bus": CONTENT_BUS}))
-            in_bus = CONTENT_BUS
+                                   {"buf": buf, "out_bus": INPUT_BUS}))
+            in_bus = INPUT_BUS
             length = signal.shape[1] / file_sr
             duration = length if duration is None else min(duration, length)
-        plan = RenderPlan.identity(sr=int(status.nominal_sr or sr), n_samples=hop,
-                                   n_channels=SC_CHANNELS, wavelet=model.wavelet_,
-                                   level=level, hop=hop)
-        ids = Ids(player=player, group=first + 2, first_node=first + 3,
-                  gain_bus=GAIN_BUS_BASE)
-        score = PlanScore(plan, ids)
+        start.insert(0, osc.s_new("st_safety", guard, osc.AddAction.HEAD, 0, {
+            "in_bus": in_bus, "out_bus": CONTENT_BUS, "count_bus": score.count_bus + 1,
+            "check_id": 0}))
         edges = crossover_edges(plan)
         padded = edges + [edges[-1]] * (MAX_BANDS - 1 - len(edges))
-        start += [score.gain_message(0), *score.equaliser_messages(in_bus=in_bus)]
+        start += [score.gain_message(0), *score.equaliser_messages(in_bus=CONTENT_BUS)]
         start += [osc.s_new("st_analyser", analyser, osc.AddAction.BEFORE, ids.group,
-                            {"in_bus": in_bus, "frame": hop}),
-                  osc.n_setn(analyser, "edges", padded)]
+                            {"in_bus": CONTENT_BUS, "frame": hop}),
+                  osc.n_setn(analyser, "edges", padded),
+                  *score.stage_messages(dry_delay=0, dc_hz=OUTPUT_DC_HZ)]
         if record is not None:
             start.append(session.start_recording(Path(record).resolve()))
         loop = _InputLoop(client, model, score, strength, max_boost_db, n_bands, report)
@@ -171,7 +175,11 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
             report.interrupted, stopped = True, exc
         finally:
             client.off("/st/bands", loop.on_bands)
-            session.close([player, analyser, ids.group])
+            client.off("/synced", loop.on_synced)
+            report.bad_samples = session.bad_samples(score.count_bus)
+            report.input_bad_samples = session.bad_samples(score.count_bus + 1)
+            report.replaced = session.replaced
+            session.close([player, guard, analyser, ids.group, *score.node_ids[-2:]])
         if booted is not None:
             report.late = booted.late_count
     if stopped is not None:

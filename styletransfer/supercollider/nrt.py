@@ -30,7 +30,8 @@ def find_scsynth() -> str:
 
 def render_nrt(plan: RenderPlan, content: Analysis | None = None,
                style: Analysis | None = None, *, scsynth: str | None = None,
-               keep_score: str | os.PathLike[str] | None = None) -> np.ndarray:
+               keep_score: str | os.PathLike[str] | None = None,
+               dc_hz: float = 0.0) -> np.ndarray:
     """Render ``plan`` with ``scsynth -N`` and return ``(plan.n_channels, plan.n_samples)``.
 
     Parameters
@@ -45,6 +46,10 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     keep_score : path, optional
         A folder to keep the score in (``score.osc`` with the audio it reads and
         ``render.sh``, the command that renders it); by default all is temporary.
+    dc_hz : float
+        Cutoff of the DC filter in the safety stage the score ends in (0: none, as
+        offline renders have it; a live run uses
+        `styletransfer.supercollider.session.OUTPUT_DC_HZ`).
 
     Raises
     ------
@@ -73,13 +78,15 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
         folder.mkdir(parents=True, exist_ok=True)
-        return _render_in(score, content, style, folder.resolve(), executable, keep=True)
+        return _render_in(score, content, style, folder.resolve(), executable, keep=True,
+                          dc_hz=dc_hz)
     with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
-        return _render_in(score, content, style, Path(work), executable, keep=False)
+        return _render_in(score, content, style, Path(work), executable, keep=False,
+                          dc_hz=dc_hz)
 
 
 def _render_in(score: PlanScore, content: Analysis | None, style: Analysis | None,
-               folder: Path, executable: str, *, keep: bool) -> np.ndarray:
+               folder: Path, executable: str, *, keep: bool, dc_hz: float) -> np.ndarray:
     plan = score.plan
     content_path, table_path = folder / "content.wav", folder / "frames.wav"
     source = content if content is not None else style
@@ -94,7 +101,7 @@ def _render_in(score: PlanScore, content: Analysis | None, style: Analysis | Non
         write_stereo(style_path, style.signal, plan.sr)
     score_path, out_path = folder / "score.osc", folder / "render.wav"
     bundles = score.nrt_bundles(str(content_path), str(style_path) if style_path else None,
-                                str(table_path))
+                                str(table_path), dc_hz=dc_hz)
     score_path.write_bytes(osc.encode_score(bundles))
     command = [executable, "-N", str(score_path), "_", str(out_path), str(plan.sr), "WAV",
                "float", "-o", str(SC_CHANNELS)]

@@ -465,6 +465,17 @@ def c_setn(bus: int, values: Sequence[float]) -> Message:
     return Message("/c_setn", (bus, len(numbers), *numbers))
 
 
+def c_getn(bus: int, count: int) -> Message:
+    """``/c_getn``: ask for ``count`` control bus values from ``bus``; replies ``/c_setn``.
+
+    Examples
+    --------
+    >>> c_getn(900, 3).args
+    (900, 3)
+    """
+    return Message("/c_getn", (bus, count))
+
+
 def g_new(group_id: int, add_action: AddAction | int = AddAction.HEAD,
           target: int = 0) -> Message:
     """``/g_new``: create a group.

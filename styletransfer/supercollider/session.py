@@ -25,6 +25,10 @@ from .server import ServerClient
 RECORD_FRAMES = 65536
 #: Where this tool's nodes, buffers and gain buses start on a shared server.
 NODE_BASE, BUFFER_BASE, GAIN_BUS_BASE = 20000, 900, 900
+#: Cutoff (Hz) of the DC filter in the safety stage every live output ends in: a
+#: first-order high-pass, -0.1 dB at 20 Hz (offline renders have none, as the numpy
+#: engine has none; `render_nrt` takes it to render what a live run plays).
+OUTPUT_DC_HZ = 3.0
 
 
 @dataclass
@@ -46,6 +50,13 @@ class LiveReport:
         bundles (None: a server not started by us, unknown).
     interrupted : bool
         Stopped by Ctrl-C.
+    bad_samples : int or None
+        Non-finite samples the output's safety stage met and silenced (None: unread).
+    input_bad_samples : int or None
+        Live input: non-finite samples the input's safety stage met and silenced.
+    replaced : int
+        Samples of the audio loaded into buffers that were not finite and were loaded
+        as silence (a live input file holding NaN, say).
     """
 
     frames: int = 0
@@ -53,6 +64,9 @@ class LiveReport:
     loop_seconds: list[float] = field(default_factory=list)
     late: int | None = None
     interrupted: bool = False
+    bad_samples: int | None = None
+    input_bad_samples: int | None = None
+    replaced: int = 0
 
     @staticmethod
     def percentile_ms(values: list[float], q: float) -> float:
@@ -110,14 +124,47 @@ def connect(server: str | None, *, boot: bool, sample_rate: int,
 
 
 class Session:
-    """Defs, buffers and a recording on a server, undone exactly by `close`."""
+    """Defs, buffers and a recording on a server, undone exactly by `close`.
+
+    Nodes that end by themselves (a player at the end of its buffer, a recorder given a
+    length) are seen ending (``/n_end``), so `close` frees only those still running.
+    """
 
     def __init__(self, client: ServerClient, folder: Path) -> None:
         self.client, self.folder = client, folder
         self.buffers: list[int] = []
-        self.nodes: list[int] = []
         self.recording: tuple[int, int] | None = None  # (buffer, node)
         self.recorder_done = threading.Event()
+        self.replaced = 0
+        self._ended: set[int] = set()
+        self._lock = threading.Lock()
+        client.on("/n_end", self._on_end)
+
+    def _on_end(self, args: tuple[object, ...], _: float) -> None:
+        if args and isinstance(args[0], int):
+            with self._lock:
+                self._ended.add(args[0])
+            if self.recording is not None and args[0] == self.recording[1]:
+                self.recorder_done.set()
+
+    def ended(self, node: int) -> bool:
+        """Whether the server reported ``node`` ending."""
+        with self._lock:
+            return node in self._ended
+
+    def node_ids(self, count: int) -> int:
+        """The first of ``count`` consecutive node ids for this run."""
+        first = self.client.next_node_id()
+        for _ in range(count - 1):
+            self.client.next_node_id()
+        return first
+
+    def bad_samples(self, bus: int) -> int | None:
+        """The count a safety stage keeps on control bus ``bus`` (None if unreadable)."""
+        try:
+            return round(self.client.get_controls(bus)[0])
+        except EngineError:
+            return None
 
     def load_defs(self) -> None:
         for name in SYNTHDEFS:
@@ -125,8 +172,10 @@ class Session:
         self.client.sync()
 
     def load_audio(self, name: str, signal: np.ndarray, sr: int) -> int:
+        """A buffer holding ``signal`` (stereo); NaN and infinite samples become silence
+        (counted in `replaced`), so no buffer on the server holds one."""
         path = self.folder / f"{name}.wav"
-        write_stereo(path, signal, sr)
+        self.replaced += write_stereo(path, signal, sr)
         bufnum = self.client.next_bufnum()
         self.client.alloc_read(bufnum, str(path))
         self.buffers.append(bufnum)
@@ -151,12 +200,6 @@ class Session:
                                         leave_open=True), "/done", match=("/b_write",))
         self.recording = (bufnum, node)
         self.recorder_done = threading.Event()
-
-        def ended(args: tuple[object, ...], _: float) -> None:
-            if args and args[0] == node:
-                self.recorder_done.set()
-
-        self.client.on("/n_end", ended)
         return osc.s_new("st_recorder", node, osc.AddAction.TAIL, 0,
                          {"buf": bufnum, "in_bus": 0, "dur": seconds})
 
@@ -166,12 +209,14 @@ class Session:
             self.recorder_done.wait(timeout)
 
     def close(self, nodes: list[int]) -> None:
-        """Free ``nodes``, stop the recording (sync before closing) and free the buffers."""
+        """Free ``nodes`` still running, stop the recording (sync before closing: the
+        recorder writes what it holds as it is freed) and free the buffers."""
         client = self.client
         freed = [*nodes, *([self.recording[1]] if self.recording else [])]
+        freed = [node for node in freed if not self.ended(node)]
         try:
-            if freed:
-                client.send(osc.Bundle.now([osc.n_free(*freed)]))
+            if freed:  # one /n_free each: a node that ended meanwhile fails alone
+                client.send(osc.Bundle.now([osc.n_free(node) for node in freed]))
             client.sync()
             if self.recording is not None:
                 client.request(osc.b_close(self.recording[0]), "/done", match=("/b_close",))
@@ -179,11 +224,9 @@ class Session:
                 self.recording = None
             for bufnum in self.buffers:
                 client.free_buffer(bufnum)
-            self.buffers = []
-        except EngineError:
-            raise
         finally:
             self.buffers = []
+            client.off("/n_end", self._on_end)
 
 
 def trim_wav(path: Path, start: int, length: int) -> None:
