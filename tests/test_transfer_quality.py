@@ -131,3 +131,24 @@ def test_gains_are_finite_whatever_the_input_powers(case: str) -> None:
     wanted[1, 2] = np.nan
     offline = band_gains(frames, wanted, frames.sum(axis=1), max_boost_db=24.0)
     assert np.all(np.isfinite(offline)) and np.all(offline >= 0)
+
+
+@pytest.mark.parametrize(("mode", "bands_per_octave"), [("timbre", 1), ("timbre", 4),
+                                                        ("mosaic", 1), ("mosaic", 2)])
+def test_recipe_makes_any_strength_for_any_frames(mode: str, bands_per_octave: int,
+                                                  content_audio: np.ndarray,
+                                                  style_audio: np.ndarray) -> None:
+    """A plan's recipe makes its gains at another strength exactly as a plan made at that
+    strength has them, and a few frames made alone equal the whole track's (what a live
+    strength control rewrites)."""
+    from styletransfer.transfer import plan_transfer, plan_with_recipe
+
+    settings = Settings(mode=mode, bands_per_octave=bands_per_octave, clusters=4)
+    planned = plan_with_recipe(content_audio, SR, [(style_audio, SR)], settings=settings)
+    assert np.array_equal(planned.recipe.gains(settings.strength), planned.plan.gains)
+    other, _, _ = plan_transfer(content_audio, SR, [(style_audio, SR)],
+                                settings=settings.updated({"strength": 0.3}))
+    whole = planned.recipe.gains(0.3)
+    assert np.array_equal(whole, other.gains)
+    for start, stop in [(0, 1), (0, 5), (7, 9), (planned.plan.n_frames - 3, 10**6)]:
+        assert np.array_equal(planned.recipe.gains(0.3, start, stop), whole[start:stop])

@@ -60,7 +60,7 @@ def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
     >>> gains.tolist(), same is shape
     ([1.0, 1.0, 1.0, 1.0], True)
     """
-    from ..transfer import SILENT_ENERGY, band_gains
+    from ..gains import SILENT_ENERGY, band_gains
 
     energy = np.asarray(powers, dtype=np.float64)
     finite = bool(np.all(np.isfinite(energy)))
