@@ -31,8 +31,8 @@ Frame ``i`` starts ``i * hop`` samples after the start and the content half a fr
 later, so the grain for frame 0 can start half a frame early, as in the numpy engine;
 the gains then ramp over one frame to reach frame ``i``'s value at its centre. Renders
 are trimmed by that delay (`PlanScore.delay_samples`), which includes the FFT's latency
-for finer bands (in mosaic the content, the envelope's guide, then starts that much
-later too).
+for finer bands (in mosaic ``st_envelope`` delays the content, its guide, by that
+much too).
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class Ids:
     group: int = 1001
     first_node: int = 1002
     gain_bus: int = 0
+    bus_offset: int = 0
 
 
 def check_plan(plan: RenderPlan) -> None:
@@ -267,11 +268,10 @@ class PlanScore:
     @property
     def lead_samples(self) -> int:
         """Samples of silence before the content in its buffer: the content starts half a
-        frame after the first frame, and in a mosaic `latency` later still, so that the
-        content (the envelope's guide) meets the grains as they leave the equaliser. A
-        whole number of blocks."""
-        later = self.latency if self.plan.mode == "mosaic" else 0
-        return self.plan.hop // 2 + later
+        frame after the first frame (in a mosaic, ``st_envelope`` delays it by `latency`
+        more, so that the envelope's guide meets the grains as they leave the
+        equaliser). A whole number of blocks."""
+        return self.plan.hop // 2
 
     @property
     def envelope_window(self) -> int:
@@ -317,8 +317,14 @@ class PlanScore:
     @property
     def dry_delay(self) -> int:
         """Samples by which the dry signal (the content's bus) must be delayed to meet
-        the result (the content already starts `latency` late in a mosaic)."""
+        the result."""
         return self.delay_samples - self.lead_samples
+
+    def bus(self, bus: int) -> int:
+        """One of the equaliser's private audio buses (`GRAIN_BUS`, `SUM_BUS`, `REST_BUS`,
+        `SHAPED_BUS`) for this chain: moved by ``ids.bus_offset``, so two chains never
+        share one."""
+        return bus + self.ids.bus_offset
 
     @property
     def node_ids(self) -> list[int]:
@@ -389,63 +395,77 @@ class PlanScore:
         mosaic = plan.mode == "mosaic"
         nodes = iter(self.node_ids)
         messages = [osc.g_new(ids.group, osc.AddAction.TAIL, 0)]
-        source = GRAIN_BUS if mosaic else in_bus
-        shaped = SHAPED_BUS if mosaic else wet_bus
+        source = self.bus(GRAIN_BUS) if mosaic else in_bus
+        shaped = self.bus(SHAPED_BUS) if mosaic else wet_bus
+        rest, total = self.bus(REST_BUS), self.bus(SUM_BUS)
         if self.fft_bands:
             messages.append(self._fft_message(next(nodes), source, shaped))
         else:
             for band, freq in enumerate(crossover_edges(plan)):
                 messages.append(osc.s_new("st_split", next(nodes), osc.AddAction.TAIL,
                                           ids.group, {
-                    "in_bus": source if band == 0 else REST_BUS, "rest_bus": REST_BUS,
-                    "sum_bus": SUM_BUS, "freq": freq, "gain_bus": ids.gain_bus + band,
+                    "in_bus": source if band == 0 else rest, "rest_bus": rest,
+                    "sum_bus": total, "freq": freq, "gain_bus": ids.gain_bus + band,
                     "lag": lag}))
             last = plan.n_bands - 1
             messages.append(osc.s_new("st_bandsum", next(nodes), osc.AddAction.TAIL,
                                       ids.group, {
-                "sum_bus": SUM_BUS, "rest_bus": REST_BUS, "gain_bus": ids.gain_bus + last,
+                "sum_bus": total, "rest_bus": rest, "gain_bus": ids.gain_bus + last,
                 "lag": lag, "out_bus": shaped}))
         if mosaic:
             messages.append(osc.s_new("st_envelope", next(nodes), osc.AddAction.TAIL, ids.group, {
-                "in_bus": SHAPED_BUS, "guide_bus": CONTENT_BUS, "out_bus": wet_bus,
-                "envelope": plan.envelope, "window": self.envelope_window}))
+                "in_bus": shaped, "guide_bus": CONTENT_BUS, "out_bus": wet_bus,
+                "envelope": plan.envelope, "window": self.envelope_window,
+                "guide_delay": self.latency}))
         return messages
 
     def stage_messages(self, *, dry_bus: int = CONTENT_BUS, dry_delay: int | None = None,
-                       dc_hz: float = 0.0) -> list[osc.Message]:
-        """The output stage, at the tail: ``st_mix`` (the dry/wet mix from the table, the
-        dry signal ``dry_bus`` delayed by ``dry_delay`` samples, by default `dry_delay`),
-        then ``st_safety``, which writes to ``out_bus`` what is finite (and, with
-        ``dc_hz``, without DC)."""
+                       dc_hz: float = 0.0, wet_delay: int = 0,
+                       second_delay: int = 0) -> list[osc.Message]:
+        """The output stage, at the tail: ``st_mix`` (the dry/wet mix and the second
+        chain's weight from this chain's table; the dry signal ``dry_bus`` delayed by
+        ``dry_delay`` samples, by default `dry_delay`, this chain's result by
+        ``wet_delay`` and a second chain's by ``second_delay``), then ``st_safety``, which
+        writes to ``out_bus`` what is finite (and, with ``dc_hz``, without DC)."""
         mixer, safety = self.node_ids[-2:]
         delay = self.dry_delay if dry_delay is None else dry_delay
         return [osc.s_new("st_mix", mixer, osc.AddAction.TAIL, 0, {
                     "wet_bus": WET_BUS, "second_bus": SECOND_BUS, "dry_bus": dry_bus,
                     "out_bus": MIX_BUS, "control_bus": self.mix_bus,
-                    "lag": self.frame_seconds, "dry_delay": delay}),
+                    "lag": self.frame_seconds, "dry_delay": delay, "wet_delay": wet_delay,
+                    "second_delay": second_delay}),
                 osc.s_new("st_safety", safety, osc.AddAction.TAIL, 0, {
                     "in_bus": MIX_BUS, "out_bus": self.out_bus, "dc_hz": dc_hz,
                     "count_bus": self.count_bus, "check_id": 1})]
 
-    def start_messages(self, *, rows: int, dc_hz: float = 0.0) -> list[osc.Message]:
-        """Everything that starts the plan, in one bundle: frame 0's values on the buses,
-        the equaliser (`equaliser_messages`), the grains (mosaic), ``st_frames`` reading
-        a table of ``rows`` rows, the content player and the output stage
-        (`stage_messages`, with ``dc_hz``)."""
+    def chain_messages(self, *, rows: int, wet_bus: int = WET_BUS) -> list[osc.Message]:
+        """This plan's chain, in its group: frame 0's values on the buses, the equaliser
+        (`equaliser_messages`, onto ``wet_bus``), the grains (mosaic) and ``st_frames``
+        reading a table of ``rows`` rows."""
         plan, ids = self.plan, self.ids
         nodes = self.node_ids
         messages = [self.gain_message(0),
-                    *self.equaliser_messages(lag=0.0 if self.fft_bands else self.frame_seconds)]
+                    *self.equaliser_messages(lag=0.0 if self.fft_bands else self.frame_seconds,
+                                             wet_bus=wet_bus)]
         if plan.mode == "mosaic":
             messages.append(osc.s_new("st_grains", nodes[-4], osc.AddAction.HEAD, ids.group, {
-                "buf": ids.style_buf, "out_bus": GRAIN_BUS,
+                "buf": ids.style_buf, "out_bus": self.bus(GRAIN_BUS),
                 "start_bus": ids.gain_bus + plan.n_bands, "hop": plan.hop}))
         messages.append(osc.s_new("st_frames", nodes[-3], osc.AddAction.HEAD, ids.group, {
             "buf": ids.table_buf, "rows": rows, "stride": self.stride, "hop": plan.hop,
             "gain_bus": ids.gain_bus, "last": plan.n_frames}))
-        messages.append(osc.s_new("st_play", ids.player, osc.AddAction.HEAD, 0, {
-            "buf": ids.content_buf, "out_bus": CONTENT_BUS}))
-        return messages + self.stage_messages(dc_hz=dc_hz)
+        return messages
+
+    def player_message(self) -> osc.Message:
+        """``st_play`` of the content onto `CONTENT_BUS`, at the head."""
+        return osc.s_new("st_play", self.ids.player, osc.AddAction.HEAD, 0, {
+            "buf": self.ids.content_buf, "out_bus": CONTENT_BUS})
+
+    def start_messages(self, *, rows: int, dc_hz: float = 0.0) -> list[osc.Message]:
+        """Everything that starts the plan, in one bundle: its chain (`chain_messages`),
+        the content player and the output stage (`stage_messages`, with ``dc_hz``)."""
+        return [*self.chain_messages(rows=rows), self.player_message(),
+                *self.stage_messages(dc_hz=dc_hz)]
 
     def _fft_message(self, node: int, source: int, shaped: int) -> osc.Message:
         """``/s_new st_fftbands``: the whole equaliser for bands finer than an octave."""
