@@ -182,6 +182,7 @@ def test_ring_follows_the_audio_clock_whatever_its_rate(rate: float) -> None:
     from styletransfer.plan import RenderPlan
     from styletransfer.supercollider.live import LiveReport, _Ring
     from styletransfer.supercollider.score import PlanScore
+    from styletransfer.supercollider.timeline import LiveSet, Timeline
 
     class Recorder:
         def __init__(self) -> None:
@@ -197,7 +198,8 @@ def test_ring_follows_the_audio_clock_whatever_its_rate(rate: float) -> None:
     plan = RenderPlan.identity(sr=48000, n_samples=48000 * 20, n_channels=1, wavelet="db4",
                                level=8, hop=1024)
     client = Recorder()
-    ring = _Ring(client, PlanScore(plan), rows=18, ahead=10,  # type: ignore[arg-type]
+    ring = _Ring(client, [PlanScore(plan)],  # type: ignore[arg-type]
+                 Timeline(LiveSet.single(plan, None, None)), rows=18, ahead=10,
                  report=LiveReport())
     ring.fill(0)
     wall = 0.0

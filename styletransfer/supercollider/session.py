@@ -57,6 +57,19 @@ class LiveReport:
     replaced : int
         Samples of the audio loaded into buffers that were not finite and were loaded
         as silence (a live input file holding NaN, say).
+    controls : list of tuple
+        The controls applied: streams, (frame it took effect from, name, value), the
+        timeline an offline render reproduces (`render_set`); live input, (seconds from
+        the start, name, value).
+    control_seconds : list of float
+        Per control applied, from its arrival to the server confirming the change.
+    late_controls : int
+        Streams: controls whose rows were written again too late for their first frame
+        (the server had read it): what played differs from the timeline there.
+    stopped : bool
+        Ended by ``/st/stop``.
+    started_at : float or None
+        Streams: the Unix time the start bundle was timed for (frame 0's start).
     """
 
     frames: int = 0
@@ -67,6 +80,11 @@ class LiveReport:
     bad_samples: int | None = None
     input_bad_samples: int | None = None
     replaced: int = 0
+    controls: list[tuple[float, str, float | str]] = field(default_factory=list)
+    control_seconds: list[float] = field(default_factory=list)
+    late_controls: int = 0
+    stopped: bool = False
+    started_at: float | None = None
 
     @staticmethod
     def percentile_ms(values: list[float], q: float) -> float:
