@@ -5,6 +5,8 @@ same control timeline; malformed messages are ignored and counted."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -208,3 +210,136 @@ def test_every_control_changes_the_recording_at_its_frame(
     segments = live.plans[1][1].segments[span] + live.offsets[1]
     hop = live.first.hop
     assert np.array_equal(mosaic[span, n + 1], np.maximum(0, segments * hop - hop // 2))
+
+
+def _probe_then(target: tuple[str, int], schedule: Schedule,
+                replies: list[tuple[str, str]]) -> None:
+    """A controller for a command in a child process: probe (``/st/mix 1`` every 50 ms)
+    until it answers, then send ``schedule`` and keep the replies (address, the address
+    they answer)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.05)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            sock.sendto(osc.Message("/st/mix", (1.0,)).to_osc(), target)
+            try:
+                if OscPacket(sock.recv(65536)).messages[0].message.address == "/st/done":
+                    break
+            except (TimeoutError, ConnectionRefusedError):
+                continue
+            time.sleep(0.05)  # "not playing" yet
+        began = time.monotonic()
+        for at, address, args in schedule:
+            time.sleep(max(0.0, began + at - time.monotonic()))
+            data = args[0] if address == "raw" else osc.Message(address, args).to_osc()
+            sock.sendto(data, target)
+            _collect(sock, replies, 0.05)
+        _collect(sock, replies, 0.5)
+
+
+def _collect(sock: socket.socket, replies: list[tuple[str, str]], seconds: float) -> None:
+    """Keep the replies that arrive within ``seconds``."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        try:
+            reply = OscPacket(sock.recv(65536)).messages[0].message
+            replies.append((reply.address, str(reply.params[0])))
+        except (TimeoutError, ConnectionRefusedError):
+            continue
+
+
+def test_command_listens_on_its_control_port(tmp_path: Path) -> None:
+    """``live CONTENT --style A --style B --switch-modes --control-port P``: the controls
+    are applied, a malformed one and one out of range are answered and counted, the
+    counts are printed at the end, and ``/st/stop`` ends the run (exit 0) with a
+    recording that holds nothing non-finite."""
+    require_scsynth(realtime=True)
+    from styletransfer.supercollider.process import free_udp_port
+
+    sr = 22050
+    content, style_a, style_b = (tmp_path / f"{n}.wav" for n in ("content", "a", "b"))
+    sf.write(content, plucked_melody(sr, notes=(60, 64, 67, 72) * 4).T, sr)
+    sf.write(style_a, breathy_drone(sr, seconds=3.0).T, sr)
+    sf.write(style_b, plucked_melody(sr, notes=(84, 88, 91, 96)).T, sr)
+    take, port = tmp_path / "take.wav", free_udp_port()
+    replies: list[tuple[str, str]] = []
+    schedule: Schedule = [(0.2, "/st/style", (1,)), (0.4, "/st/mode", ("mosaic",)),
+                          (0.6, "/st/strength", (3.0,)), (0.8, "raw", (b"junk",)),
+                          (1.0, "/st/stop", ())]
+    sender = threading.Thread(target=_probe_then, args=(("127.0.0.1", port), schedule, replies),
+                              daemon=True)
+    sender.start()
+    done = subprocess.run([sys.executable, "-m", "styletransfer", "live", str(content),
+                           "--style", str(style_a), "--style", str(style_b), "--switch-modes",
+                           "--clusters", "3", "--boot", "--control-port", str(port),
+                           "--record", str(take)], capture_output=True, text=True,
+                          check=False, timeout=180)
+    sender.join(timeout=10)
+    assert done.returncode == 0, done.stderr
+    assert f"listening for control messages on 127.0.0.1:{port}" in done.stderr
+    assert "played until /st/stop" in done.stderr
+    counts = done.stderr.strip().splitlines()[-1]
+    assert counts.startswith("styletransfer: control messages: ") and " applied, " in counts
+    assert "1 not OSC" in counts and "1 out of range" in counts
+    for reply in (("/st/done", "/st/style"), ("/st/done", "/st/mode"),
+                  ("/st/ignored", "/st/strength")):
+        assert reply in replies, replies
+    recorded, _ = sf.read(take, dtype="float32", always_2d=True)
+    assert 0 < recorded.shape[0] < 16 * 0.5 * sr  # stopped before the end of the content
+    assert np.count_nonzero(~np.isfinite(recorded)) == 0
+
+
+def test_live_input_takes_controls(tmp_path: Path) -> None:
+    """Live input under control, against a real scsynth: strength, style (two models),
+    freeze (no gains are sent while frozen) and mix 0 (from then on the recording is the
+    input itself) are applied, ``/st/mode`` is refused (live input plays timbre),
+    ``/st/stop`` ends the run early."""
+    require_scsynth(realtime=True)
+    from styletransfer.supercollider.live_input import style_input
+    from styletransfer.transfer import learn
+
+    source, take = tmp_path / "input.wav", tmp_path / "take.wav"
+    notes = tuple(int(n) for n in np.random.default_rng(2).integers(55, 80, 40))
+    y = plucked_melody(SR, notes=notes)[:, : 12 * SR].astype(np.float32)
+    sf.write(source, y.T, SR, subtype="FLOAT")
+    settings = Settings(clusters=3)
+    models = [learn([(breathy_drone(SR, seconds=4.0), SR)], sr=SR, n_channels=1,
+                    settings=settings),
+              learn([(plucked_melody(SR, notes=(84, 88, 91, 96)), SR)], sr=SR, n_channels=1,
+                    settings=settings)]
+    schedule: Schedule = [(0.5, "/st/strength", (0.2,)), (1.0, "/st/style", (1,)),
+                          (1.5, "/st/mode", ("mosaic",)), (2.0, "/st/freeze", (1,)),
+                          (3.0, "/st/freeze", (0,)), (3.5, "/st/mix", (0.0,)),
+                          (6.0, "/st/stop", ())]
+    with ControlListener() as listener:
+        replies: list[tuple[str, str]] = []
+        sender = threading.Thread(target=_probe_then, args=(listener.address, schedule,
+                                                             replies), daemon=True)
+        sender.start()
+        report = style_input(models[0], styles=models[1:], boot=True, input_file=source,
+                             record=take, control=listener)
+        sender.join(timeout=10)
+    assert report.stopped and report.bad_samples == 0
+    names = [name for _, name, _ in report.controls]
+    assert names[-6:] == ["strength", "style", "freeze", "freeze", "mix", "stop"]
+    assert listener.ignored["not loaded"] == 1 and ("/st/ignored", "/st/mode") in replies
+    seconds = {name: at for at, name, _ in report.controls[-6:]}
+    frames_per_second = SR / models[0].hop_
+    # a second frozen: about a second's frames got no gains
+    missing = seconds["stop"] * frames_per_second - report.frames
+    assert 0.8 * frames_per_second < missing < 1.25 * frames_per_second, missing
+    # after mix 0 (and a frame's ramp) the recording is the input, delayed a little
+    recorded, _ = sf.read(take, dtype="float32", always_2d=True)
+    assert recorded.shape[0] < 10 * SR and np.count_nonzero(~np.isfinite(recorded)) == 0
+    heard, n, most = recorded[:, 0], SR // 2, 2048
+    at = int((seconds["mix"] + 0.3) * SR)
+    shift = int(np.argmax(np.correlate(y[0, at - most: at + n + most], heard[at: at + n],
+                                       "valid"))) - most
+
+    def error(part: slice) -> float:
+        source_part = y[0, part.start + shift: part.stop + shift]
+        return float(np.linalg.norm(heard[part] - source_part) / np.linalg.norm(source_part))
+
+    wet = slice(int(0.1 * SR), int(seconds["strength"] * SR))  # strength 0.8, style 0
+    dry = slice(int((seconds["mix"] + 0.2) * SR), int((seconds["stop"] - 0.3) * SR))
+    assert error(dry) < 0.02 < error(wet), (error(dry), error(wet), shift)

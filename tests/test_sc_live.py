@@ -165,6 +165,11 @@ def test_live_argument_errors(clips: dict[str, Path]) -> None:
         ([*content, "--server", "localhost:99999"], "is not HOST:PORT"),
         ([*content, "--input", "--boot"], "not both"),
         ([*content, "--boot", "--record", "x.mp3"], "must end in .wav"),
+        ([*content, "--boot", "--control-host", "0.0.0.0"], "goes with --control-port"),
+        ([*content, "--boot", "--control-port", "70000"], "is not a port"),
+        ([*content, "--boot", "--control-port", "1", "--control-host", "no.such.host."],
+         "cannot listen for control on no.such.host.:1"),
+        ([*CLI, "live", "--input", *style, "--boot", "--switch-modes"], "leave it out"),
     ]
     for command, words in cases:
         done = subprocess.run(command, capture_output=True, text=True, check=False,

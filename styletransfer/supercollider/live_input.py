@@ -11,6 +11,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..errors import ParameterError
 from ..model import StyleModel
 from ..plan import RenderPlan
 from . import osc
+from .control import ControlError, ControlListener, not_playing
 from .score import (
     CONTENT_BUS,
     INPUT_BUS,
@@ -31,6 +33,7 @@ from .score import (
 )
 from .server import ServerClient
 from .session import GAIN_BUS_BASE, OUTPUT_DC_HZ, LiveReport, Session, connect
+from .timeline import CROSSFADE_SECONDS
 
 
 def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
@@ -102,14 +105,20 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
                 strength: float = 0.8, max_boost_db: float = 24.0,
                 input_file: str | os.PathLike[str] | None = None,
                 seconds: float | None = None, record: str | os.PathLike[str] | None = None,
+                styles: Sequence[StyleModel] = (), control: ControlListener | None = None,
                 ) -> LiveReport:
     """Style a live input after ``model``, on a SuperCollider server, until stopped.
 
     The input is the server's first two hardware inputs, or ``input_file`` played into
     the chain instead (for rehearsal without an interface). Runs for ``seconds``, to the
-    end of ``input_file``, or until Ctrl-C. Each frame's loop time (analysis arriving ->
-    gains confirmed by the server) goes into the report. ``model`` must have one band
-    per octave (a `ParameterError` otherwise).
+    end of ``input_file``, until Ctrl-C or ``/st/stop``. Each frame's loop time (analysis
+    arriving -> gains confirmed by the server) goes into the report. ``model`` must have
+    one band per octave (a `ParameterError` otherwise).
+
+    With ``control``, ``/st/strength`` and ``/st/freeze`` apply from the next frame's
+    gains, ``/st/mix`` goes to the output stage's dry/wet bus, and ``/st/style i``
+    crossfades to ``styles[i - 1]`` (style 0 is ``model``; the others must share its
+    grid) over `CROSSFADE_SECONDS`; ``/st/mode`` is refused (live input plays timbre).
 
     Examples
     --------
@@ -117,6 +126,14 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
     """
     sr, level, hop = model.sr_, model.level_, model.hop_
     check_input_bands(model.bands_per_octave_)
+    models = [model, *styles]
+    for index, other in enumerate(styles, start=1):
+        if (other.sr_, other.level_, other.hop_, other.n_bands_) != (sr, level, hop,
+                                                                      model.n_bands_):
+            raise ParameterError(f"style {index} was learnt at {other.sr_} Hz with "
+                                 f"{other.n_bands_} bands, style 0 at {sr} Hz with "
+                                 f"{model.n_bands_}: learn every --style at one --sr "
+                                 "and depth")
     n_bands = model.n_bands_
     stopped: KeyboardInterrupt | None = None
     if seconds is not None and not 0 < seconds <= 1e6:
@@ -163,17 +180,25 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
                   *score.stage_messages(dry_delay=0, dc_hz=OUTPUT_DC_HZ)]
         if record is not None:
             start.append(session.start_recording(Path(record).resolve()))
-        loop = _InputLoop(client, model, score, strength, max_boost_db, n_bands, report)
+        loop = _InputLoop(client, models, score, strength, max_boost_db, n_bands, report)
         client.on("/st/bands", loop.on_bands)
         client.on("/synced", loop.on_synced)
+        stop = control.stop_requested if control is not None else threading.Event()
         client.send(osc.Bundle.now(start))
         try:
             began = time.monotonic()
-            while duration is None or time.monotonic() - began < duration:
-                time.sleep(0.05)
+            loop.began = began
+            if control is not None:
+                control.apply = loop.apply
+            while (duration is None or time.monotonic() - began < duration) \
+                    and not stop.is_set():
+                time.sleep(0.01)
         except KeyboardInterrupt as exc:  # Ctrl-C, or a signal that stops the command
             report.interrupted, stopped = True, exc
         finally:
+            if control is not None:
+                control.apply = not_playing
+            report.stopped = stop.is_set()
             client.off("/st/bands", loop.on_bands)
             client.off("/synced", loop.on_synced)
             report.bad_samples = session.bad_samples(score.count_bus)
@@ -188,26 +213,65 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
 
 
 class _InputLoop:
-    """Answers each ``/st/bands`` with the frame's gains and measures the loop time."""
+    """Answers each ``/st/bands`` with the frame's gains, measures the loop time, and
+    applies live controls."""
 
     SYNC_BASE = 1_000_000
 
-    def __init__(self, client: ServerClient, model: StyleModel, score: PlanScore,
+    def __init__(self, client: ServerClient, models: list[StyleModel], score: PlanScore,
                  strength: float, max_boost_db: float, n_bands: int,
                  report: LiveReport) -> None:
-        self.client, self.model, self.score = client, model, score
+        self.client, self.models, self.score = client, models, score
         self.strength, self.max_boost_db, self.n_bands = strength, max_boost_db, n_bands
         self.report = report
         self.shape: np.ndarray | None = None
         self.pending: dict[int, float] = {}
         self.lock = threading.Lock()
         self.count = 0
+        self.began = time.monotonic()
+        self.frozen = False
+        self.style, self.previous, self.fade = 0, 0, 1.0  # crossfade: from, to, done
+        self.fade_frames = max(1, round(CROSSFADE_SECONDS * score.plan.sr / score.plan.hop))
+
+    def apply(self, name: str, value: float | str) -> None:
+        """A `ControlListener`'s ``apply``: takes effect from the next frame."""
+        began = time.perf_counter()
+        if name == "mode":
+            raise ControlError("not loaded", "live input plays timbre only: /st/mode "
+                               "switches a stream of CONTENT started with --switch-modes")
+        if name == "style" and not float(value) < len(self.models):
+            raise ControlError("not loaded", f"style {float(value):g} is not loaded: "
+                               f"{len(self.models)} style(s) were given (0 to "
+                               f"{len(self.models) - 1})")
+        with self.lock:
+            if name == "strength":
+                self.strength = float(value)
+            elif name == "freeze":
+                self.frozen = bool(value)
+            elif name == "style" and int(float(value)) != self.style:
+                self.previous, self.style, self.fade = self.style, int(float(value)), 0.0
+        if name == "mix":
+            self.client.send(osc.c_setn(self.score.mix_bus, [float(value)]))
+        self.client.sync()
+        self.report.control_seconds.append(time.perf_counter() - began)
+        self.report.controls.append((time.monotonic() - self.began, name, value))
 
     def on_bands(self, args: tuple[object, ...], arrived: float) -> None:
         powers = np.array([float(v) for v in args[2: 2 + self.n_bands]  # type: ignore[arg-type]
                            ])
-        gains, self.shape = frame_gains(powers, self.model, self.strength, self.max_boost_db,
-                                        self.shape)
+        with self.lock:
+            frozen, strength = self.frozen, self.strength
+            style, previous, fade = self.style, self.previous, self.fade
+            self.fade = min(1.0, fade + 1.0 / self.fade_frames)
+        if frozen:  # the gains on the buses stay as they are
+            return
+        shape = self.shape
+        gains, self.shape = frame_gains(powers, self.models[style], strength,
+                                        self.max_boost_db, shape)
+        if fade < 1.0:  # log gains crossfaded from the style before
+            before, _ = frame_gains(powers, self.models[previous], strength,
+                                    self.max_boost_db, shape)
+            gains = np.exp(fade * np.log(gains) + (1 - fade) * np.log(before))
         with self.lock:
             self.count += 1
             sync_id = self.SYNC_BASE + self.count
