@@ -63,6 +63,35 @@ def test_streamed_plan_records_the_offline_render(tmp_path: Path, seconds: float
     assert np.linalg.norm(live - offline) <= 1e-4 * np.linalg.norm(offline)
 
 
+@pytest.mark.parametrize("pace", [0.97, 0.995])
+def test_stream_is_exact_on_an_audio_clock_off_its_rate(tmp_path: Path, pace: float) -> None:
+    """An injected rate error: the dummy JACK runs 3 % (or 0.5 %) slow against the system
+    clock, a sound card far off its nominal rate, as the frame reports measure it
+    (`LiveReport.audio_rate`; scsynth's own /status estimate does not see a dummy's pace).
+    Parameters timed by the system clock would be 0.24 s (11 frames) off after these 8 s;
+    the stream follows the audio clock, so the recording is still the NRT render, with
+    no late frame. (A dummy JACK paced faster than real time leaves scsynth's timed
+    bundles unplayed, the start bundle included, so only slow clocks are tested.)"""
+    require_scsynth(realtime=True)
+    sr = 48000
+    notes = tuple(int(n) for n in np.random.default_rng(1).integers(55, 80, 40))
+    content = plucked_melody(sr, notes=notes)[:, : 8 * sr].astype(np.float32)
+    plan, content_a, _ = plan_transfer(content, sr, [(breathy_drone(sr, seconds=4.0), sr)],
+                                       settings=Settings(clusters=4))
+    offline = render_nrt(plan, content_a, dc_hz=OUTPUT_DC_HZ)
+    take = tmp_path / "take.wav"
+    with booted_server(sample_rate=sr, pace=pace) as server:
+        report = stream_plan(plan, content_a, None, server=f"{server.host}:{server.port}",
+                             record=take)
+    assert report.audio_rate is not None
+    assert abs(report.audio_rate / sr - pace) < 0.005, report.audio_rate  # the error is real
+    assert report.late == 0 and report.bad_samples == 0
+    recorded, _ = sf.read(take, dtype="float32", always_2d=True)
+    assert recorded.shape[0] == plan.n_samples
+    live = recorded[:, :1].T
+    assert np.linalg.norm(live - offline) <= 1e-4 * np.linalg.norm(offline)
+
+
 def test_frames_written_late_are_held_and_reported() -> None:
     """``st_frames`` plays a row only when it holds the frame's own number: a frame
     nobody wrote in time keeps the gains before it, and the server says so."""

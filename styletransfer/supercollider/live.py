@@ -53,6 +53,9 @@ DEFAULT_LATENCY = 0.2
 #: Frames after the one playing from which a control takes effect: the rows from there
 #: on are written again, in time even when the server's frame reports come a frame late.
 CONTROL_FRAMES = 3
+#: Rows a control writes again before the server is asked to confirm it (the frames it
+#: takes effect from); the rows after them follow the confirmation, well before they play.
+FIRST_ROWS = 2
 #: Rows of the frame table ring beyond those written ahead: room for the frame playing
 #: and for replies that arrive late.
 RING_SLACK = 8
@@ -180,6 +183,7 @@ def stream_set(live: LiveSet, *, server: str | None = None, boot: bool = False,
         if record is not None and Path(record).is_file():
             trim_wav(Path(record), score.delay_samples, plan.n_samples)
         report.late = ring.late + (booted.late_count if booted is not None else 0)
+        report.audio_rate = ring.audio_rate(plan.sr)
     if stopped is not None:
         raise stopped
     return report
@@ -213,12 +217,13 @@ class _StreamControl:
                                           float(value))
             except ParameterError as error:
                 raise ControlError("not playable", str(error)) from error
-            self.ring.rewrite(frame)
+            self.ring.rewrite(frame, frame + FIRST_ROWS)  # the rows needed first
         self.client.sync()
         self.report.control_seconds.append(time.perf_counter() - began)
         with self.ring.lock:  # reports arrive in order: one of `frame` means it was read
             if self.ring.playing >= frame:
                 self.report.late_controls += 1
+            self.ring.rewrite(frame + FIRST_ROWS)  # frames ahead: read a while after
 
 
 class _Ring:
@@ -235,6 +240,8 @@ class _Ring:
         self.written = 0
         self.playing = -1
         self.seen = time.perf_counter()
+        self.first: tuple[int, float] | None = None  # (frame, arrival) of the first report
+        self.last: tuple[int, float] = (0, 0.0)
         self.late = 0
         self.lock = threading.Lock()
         self.moved = threading.Condition(self.lock)
@@ -251,11 +258,12 @@ class _Ring:
             self.report.frames += end - start
             self.written = end
 
-    def rewrite(self, frame: int) -> None:
-        """Write again the rows from ``frame`` on that were written already."""
+    def rewrite(self, frame: int, stop: int | None = None) -> None:
+        """Write again the rows from ``frame`` (up to ``stop``) that were written already."""
         start = max(frame, self.playing + 1)
-        while start < self.written:
-            start = self._send(start, self.written)
+        end = self.written if stop is None else min(stop, self.written)
+        while start < end:
+            start = self._send(start, end)
 
     def _send(self, start: int, stop: int) -> int:
         """Send every chain's rows from ``start``, up to ``stop`` or the ring's end;
@@ -276,9 +284,19 @@ class _Ring:
         with self.lock:
             if playing > self.playing:
                 self.playing, self.seen = playing, arrived
+                self.first = self.first or (playing, arrived)
+                self.last = (playing, arrived)
             self.fill(self.playing)
             self.timeline.forget_before(self.playing)
             self.moved.notify_all()
+
+    def audio_rate(self, sr: int) -> float | None:
+        """The audio clock's rate against the system clock, from the frame reports (their
+        jitter, a block or so, spread over the whole stream)."""
+        if self.first is None or self.last[1] - self.first[1] < 1.0:
+            return None
+        frames = self.last[0] - self.first[0]
+        return frames * self.frame_seconds * sr / (self.last[1] - self.first[1])
 
     def on_late(self, args: tuple[object, ...], _: float) -> None:
         with self.lock:

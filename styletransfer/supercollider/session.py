@@ -70,6 +70,10 @@ class LiveReport:
         Ended by ``/st/stop``.
     started_at : float or None
         Streams: the Unix time the start bundle was timed for (frame 0's start).
+    audio_rate : float or None
+        Streams: the audio clock's rate measured against the system clock, in samples
+        per second, from the server's frame reports (the nominal rate: a sound card's
+        clock that keeps time with the computer's).
     """
 
     frames: int = 0
@@ -85,6 +89,7 @@ class LiveReport:
     late_controls: int = 0
     stopped: bool = False
     started_at: float | None = None
+    audio_rate: float | None = None
 
     @staticmethod
     def percentile_ms(values: list[float], q: float) -> float:
