@@ -212,12 +212,15 @@ class _StreamControl:
                                f"{self.live.n_styles} style(s) were given (0 to "
                                f"{self.live.n_styles - 1})")
         with self.ring.lock:
+            if self.ring.estimate() + CONTROL_FRAMES >= self.ring.n_frames:
+                raise ControlError("not playing", "the content has ended")
             try:
                 frame = self.timeline.add(self.ring.estimate() + CONTROL_FRAMES, name,
                                           float(value))
             except ParameterError as error:
                 raise ControlError("not playable", str(error)) from error
             self.ring.rewrite(frame, frame + FIRST_ROWS)  # the rows needed first
+            self.report.control_frames.append(frame - self.ring.playing)
         self.client.sync()
         self.report.control_seconds.append(time.perf_counter() - began)
         with self.ring.lock:  # reports arrive in order: one of `frame` means it was read

@@ -63,6 +63,9 @@ class LiveReport:
         the start, name, value).
     control_seconds : list of float
         Per control applied, from its arrival to the server confirming the change.
+    control_frames : list of int
+        Streams: per control applied, the frames from the last one the server reported
+        playing to the one the control took effect from (its delay, in frames).
     late_controls : int
         Streams: controls whose rows were written again too late for their first frame
         (the server had read it): what played differs from the timeline there.
@@ -86,6 +89,7 @@ class LiveReport:
     replaced: int = 0
     controls: list[tuple[float, str, float | str]] = field(default_factory=list)
     control_seconds: list[float] = field(default_factory=list)
+    control_frames: list[int] = field(default_factory=list)
     late_controls: int = 0
     stopped: bool = False
     started_at: float | None = None

@@ -39,6 +39,10 @@ from .score import ROW_EXTRA
 CONTROLS = ("strength", "mix", "freeze", "style", "mode")
 #: Seconds over which style and mode changes crossfade, by default.
 CROSSFADE_SECONDS = 0.5
+#: Frames whose gains are made again together when a strength changes.
+GAIN_BLOCK = 64
+#: Blocks of gains kept (about 1,000 s of frames at most).
+MADE_BLOCKS = 1024
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,7 @@ class Timeline:
     _states: list[_State] = field(default_factory=list)
     _frames: list[int] = field(default_factory=list)
     _frozen: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    _made: dict[tuple[int, int, float, int], np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         weights = tuple(float(k == 0) for k in range(self.live.n_styles))
@@ -368,10 +373,24 @@ class Timeline:
 
     def _gains(self, chain: int, style: int, low: int, high: int,
                strength: float) -> np.ndarray:
+        """Gains of frames ``low`` to ``high``: the plan's, or made again from its recipe
+        at another strength, a `GAIN_BLOCK` of frames at a time (kept for the frames that
+        follow; the same bits whatever the block, see `GainRecipe.gains`)."""
         plan, recipe = self.live.plans[chain][style], self.live.recipes[chain][style]
-        if strength == self.live.strength or recipe is None:
+        if strength == self.live.strength or recipe is None or high <= low:
             return plan.gains[low:high].astype(np.float64)
-        return recipe.gains(strength, low, high).astype(np.float64)
+        first, last = low // GAIN_BLOCK, (high - 1) // GAIN_BLOCK
+        parts = []
+        for block in range(first, last + 1):
+            key = (chain, style, strength, block)
+            if key not in self._made:
+                if len(self._made) >= MADE_BLOCKS:
+                    self._made.clear()
+                self._made[key] = recipe.gains(strength, block * GAIN_BLOCK,
+                                               (block + 1) * GAIN_BLOCK)
+            parts.append(self._made[key])
+        start = low - first * GAIN_BLOCK
+        return np.concatenate(parts)[start: start + high - low].astype(np.float64)
 
     def _values(self, chain: int, low: int, high: int, state: _State) -> np.ndarray:
         """The gains and grain start of frames ``low`` to ``high`` in ``chain`` (unfrozen),
