@@ -145,6 +145,7 @@ def test_recipe_makes_any_strength_for_any_frames(mode: str, bands_per_octave: i
 
     settings = Settings(mode=mode, bands_per_octave=bands_per_octave, clusters=4)
     planned = plan_with_recipe(content_audio, SR, [(style_audio, SR)], settings=settings)
+    assert planned.recipe is not None
     assert np.array_equal(planned.recipe.gains(settings.strength), planned.plan.gains)
     other, _, _ = plan_transfer(content_audio, SR, [(style_audio, SR)],
                                 settings=settings.updated({"strength": 0.3}))
