@@ -11,12 +11,14 @@ A booted scsynth (dummy JACK, 64-frame periods at 48 kHz) plays for ``--minutes`
 - ``audio clock`` (`stream_plan`): a plan whose band gains flip between 1 and 0.25
   every 25 frames, over a steady two-tone content. The frames are played by
   ``st_frames`` from the frame table on the audio clock. The recording is compared with
-  the NRT render of the same plan: the offset of every gain flip (the sample where the
-  recording's level crosses halfway, against the render's), and the relative difference
+  the NRT render of the same plan (with the live output stage's DC filter): the offset
+  of every gain flip (the sample where the recording's level crosses halfway, against
+  the render's), and the relative difference
   of the whole recording.
 
-Printed: the drift at 1, 2, 5 and 10 minutes and its largest magnitude, for each. Nothing
-is asserted; the exit code is 0.
+Printed: the drift at 1, 2, 5 and 10 minutes and its largest magnitude, for each, and the
+audio clock's rate against the system clock as the stream measured it. Nothing is
+asserted; the exit code is 0.
 
 Usage::
 
@@ -42,6 +44,7 @@ from styletransfer.supercollider.compile import synthdef_bytes
 from styletransfer.supercollider.live import stream_plan
 from styletransfer.supercollider.nrt import render_nrt
 from styletransfer.supercollider.process import BootedServer
+from styletransfer.supercollider.session import OUTPUT_DC_HZ
 from styletransfer.transfer import analysis_grid
 
 SR = 48000
@@ -105,12 +108,13 @@ def crossings(y: np.ndarray, hop: int) -> np.ndarray:
     return np.flatnonzero(above[1:] != above[:-1])
 
 
-def audio_clock_drift(minutes: float) -> tuple[np.ndarray, float, int]:
+def audio_clock_drift(minutes: float) -> tuple[np.ndarray, float, int, float]:
     """Offsets of the gain flips in a streamed recording against the NRT render, the
-    recording's relative difference from it, and the late frames."""
+    recording's relative difference from it, the late frames and the audio clock's rate
+    as the stream measured it (samples per system-clock second)."""
     plan, content = flip_plan(minutes)
     analysis = analyse(content, SR, wavelet=plan.wavelet, level=plan.level, hop=plan.hop)
-    offline = render_nrt(plan, analysis)
+    offline = render_nrt(plan, analysis, dc_hz=OUTPUT_DC_HZ)  # the live output stage
     with tempfile.TemporaryDirectory(prefix="st-drift-") as work:
         take = Path(work) / "take.wav"
         report = stream_plan(plan, analysis, None, boot=True, record=take)
@@ -120,7 +124,8 @@ def audio_clock_drift(minutes: float) -> tuple[np.ndarray, float, int]:
     count = min(theirs.size, ours.size)
     error = float(np.linalg.norm(live[:, : offline.shape[1]] - offline[:, : live.shape[1]])
                   / np.linalg.norm(offline))
-    return (ours[:count] - theirs[:count]).astype(np.float64), error, int(report.late or 0)
+    return ((ours[:count] - theirs[:count]).astype(np.float64), error, int(report.late or 0),
+            float(report.audio_rate or np.nan))
 
 
 def at_minutes(offsets: np.ndarray, seconds_each: float, minutes: float) -> str:
@@ -142,11 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     drift = system_clock_drift(args.minutes)
     print(f"system clock (bundles timed by it): {at_minutes(drift, 1.0, args.minutes)} "
           f"({drift.size} clicks)", flush=True)
-    flips, error, late = audio_clock_drift(args.minutes)
+    flips, error, late, rate = audio_clock_drift(args.minutes)
     seconds_each = FLIP_FRAMES * 1024 / SR
     print(f"audio clock (st_frames): {at_minutes(flips, seconds_each, args.minutes)} "
           f"({flips.size} gain flips); recording vs NRT render {error:.1e} relative; "
-          f"late frames {late}")
+          f"late frames {late}; the audio clock ran at {rate:.1f} Hz by the system clock "
+          f"({1e6 * (rate / SR - 1):+.0f} ppm)")
     return 0
 
 

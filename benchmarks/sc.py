@@ -15,12 +15,24 @@ Three parts, each printing what it measures (nothing is asserted; the exit code 
   (``PlanScore.table_message`` + ``to_osc``) is timed as well.
 - ``input``: `style_input` on a 20 s file with a model learnt at 48 kHz: loop time per
   frame (analysis arriving -> gains confirmed by the server), frames, late bundles.
+- ``nan``: `style_input` on a 60 s file of a melody with stretches of digital silence,
+  single NaN and infinite samples and stretches of NaN, recorded: the samples silenced on
+  loading, what the input's and the output's safety stages met (their CheckBadValues
+  counts), and the non-finite samples in the recording.
+- ``control``: `stream_set` of a 30 s content, as one plan (one chain) and after two
+  styles in both modes (two chains), with a `ControlListener` on loopback; a controller
+  sends a control every 0.1 s (strength, mix, freeze and, with two chains, style and
+  mode, in turn) and waits for each reply. Printed:
+  the round trip at the controller (message sent -> ``/st/done``, which is sent once the
+  server has confirmed the change with ``/synced``), the same inside the command
+  (message handled -> confirmed), and how many frames after the last frame the server
+  reported playing each control took effect from, against ``--latency`` + 2 frames.
 
 A table of measured values against targets ends the output.
 
 Usage::
 
-    .venv/bin/python benchmarks/sc.py [--quick] [--only nrt|stream|input]
+    .venv/bin/python benchmarks/sc.py [--quick] [--only nrt|stream|input|nan|control]
 """
 
 from __future__ import annotations
@@ -28,9 +40,11 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,19 +55,33 @@ from unittest import mock
 
 import numpy as np
 import soundfile as sf
+from pythonosc.osc_packet import OscPacket
 from speed import MODE_PRESETS, make_content
 
 from styletransfer.demo import breathy_drone
 from styletransfer.plan import RenderPlan
 from styletransfer.presets import load_preset
 from styletransfer.supercollider import osc
-from styletransfer.supercollider.live import LiveReport, stream_plan, style_input
+from styletransfer.supercollider.control import ControlListener
+from styletransfer.supercollider.live import (
+    DEFAULT_LATENCY,
+    LiveReport,
+    stream_plan,
+    stream_set,
+    style_input,
+)
 from styletransfer.supercollider.nrt import render_nrt
 from styletransfer.supercollider.score import PlanScore
+from styletransfer.supercollider.timeline import LiveSet
 from styletransfer.transfer import learn, plan_transfer
 
 NRT_SR, LIVE_SR = 44100, 48000
-PARTS = ("nrt", "stream", "input")
+PARTS = ("nrt", "stream", "input", "nan", "control")
+#: Controls the ``control`` part sends in turn.
+CONTROLS: list[tuple[str, tuple[Any, ...]]] = [
+    ("/st/strength", (0.3,)), ("/st/mix", (0.6,)), ("/st/style", (1,)), ("/st/freeze", (1,)),
+    ("/st/freeze", (0,)), ("/st/mode", ("mosaic",)), ("/st/strength", (0.9,)),
+    ("/st/mix", (1.0,)), ("/st/style", (0,)), ("/st/mode", ("timbre",))]
 
 
 @dataclass(frozen=True)
@@ -226,15 +254,135 @@ def bench_input(seconds: float) -> list[Result]:
             Result("input late bundles", late, "", 0.0, False)]
 
 
+def spoiled_content(seconds: float) -> np.ndarray:
+    """A mono melody with, every 10 s, a second of digital silence, a NaN, an infinity
+    and 3000 samples of NaN."""
+    y = make_content(seconds, sr=LIVE_SR)[:1].astype(np.float32)
+    for start in range(0, int(seconds * LIVE_SR), 10 * LIVE_SR):
+        y[0, start: start + LIVE_SR] = 0.0
+        y[0, start + LIVE_SR + 5000] = np.nan
+        y[0, start + LIVE_SR + 9000] = np.inf
+        y[0, start + 2 * LIVE_SR: start + 2 * LIVE_SR + 3000] = np.nan
+    return y
+
+
+def bench_nan(seconds: float) -> list[Result]:
+    """Live input on a file with silent and NaN stretches: what each guard met."""
+    print(f"\n== nan: {seconds:.0f} s input file with silence and NaN, {LIVE_SR} Hz, booted "
+          f"scsynth ({load()})")
+    model = learn([(breathy_drone(LIVE_SR, seconds=20.0).astype(np.float32), LIVE_SR)],
+                  sr=LIVE_SR, n_channels=1, settings=load_preset("balanced").settings)
+    with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
+        source, take = Path(tmp) / "input.wav", Path(tmp) / "take.wav"
+        y = spoiled_content(seconds)
+        sf.write(source, y.T, LIVE_SR, subtype="FLOAT")
+        report = style_input(model, boot=True, input_file=source, record=take)
+        recorded, _ = sf.read(take, dtype="float32", always_2d=True)
+    bad = int(np.count_nonzero(~np.isfinite(recorded)))
+    print(f"{'in file':>8} {'silenced on load':>16} {'input stage':>11} {'output stage':>12} "
+          f"{'recorded':>9} {'non-finite':>10} {'frames':>6}")
+    print(f"{int(np.count_nonzero(~np.isfinite(y))):>8} {report.replaced:>16} "
+          f"{report.input_bad_samples!s:>11} {report.bad_samples!s:>12} "
+          f"{recorded.shape[0]:>9} {bad:>10} {report.frames:>6}", flush=True)
+    met = float(report.bad_samples or 0) + float(report.input_bad_samples or 0)
+    return [Result("nan: non-finite samples recorded", float(bad), "", 0.0, False),
+            Result("nan: CheckBadValues counts (in + out)", met, "", 0.0, False)]
+
+
+class Controller:
+    """Sends controls one at a time, each after the reply to the one before, and times
+    the round trips (at the controller: sent -> ``/st/done``)."""
+
+    def __init__(self, address: tuple[str, int], seconds: float,
+                 controls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        self.address, self.seconds, self.controls = address, seconds, controls
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.round_trips: list[float] = []
+        self.ignored = 0
+
+    def ask(self, address: str, args: tuple[Any, ...], timeout: float = 0.5) -> str | None:
+        """Send one control; the reply's address (None if none came)."""
+        self.sock.settimeout(timeout)
+        began = time.perf_counter()
+        self.sock.sendto(osc.Message(address, args).to_osc(), self.address)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return None
+        reply = OscPacket(data).messages[0].message.address
+        if reply == "/st/done":
+            self.round_trips.append(time.perf_counter() - began)
+        return reply
+
+    def run(self) -> None:
+        """Probe until the stream answers, then a control every 0.1 s."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.ask("/st/mix", (1.0,), 0.05) != "/st/done":
+            time.sleep(0.05)
+        self.round_trips.clear()
+        began, count = time.monotonic(), 0
+        while time.monotonic() - began < self.seconds:
+            address, args = self.controls[count % len(self.controls)]
+            if self.ask(address, args) != "/st/done":
+                self.ignored += 1
+            count += 1
+            time.sleep(max(0.0, began + 0.1 * count - time.monotonic()))
+        self.sock.sendto(osc.Message("/st/stop", ()).to_osc(), self.address)
+        self.sock.close()
+
+
+def bench_control(seconds: float) -> list[Result]:
+    """Control round trips and the frames each control took to take effect: one plan
+    (one chain, strength, mix and freeze), then two styles in two modes (two chains,
+    every control)."""
+    print(f"\n== control: {seconds:.0f} s content, {LIVE_SR} Hz, booted scsynth, 64-frame "
+          f"periods, loopback ({load()})")
+    content = make_content(seconds, sr=LIVE_SR).astype(np.float32)
+    styles = [[(breathy_drone(LIVE_SR, seconds=20.0).astype(np.float32), LIVE_SR)],
+              [(make_content(20.0, sr=LIVE_SR, seed=1).astype(np.float32), LIVE_SR)]]
+    settings = load_preset("balanced").settings
+    print(f"{'set':<18} {'controls':>8} {'round trip p50':>14} {'p99':>6} {'max':>6} "
+          f"{'in command p50':>14} {'p99':>6}  (ms) {'effect after (frames) max':>25} "
+          f"{'bound':>5} {'late':>4}")
+    results = []
+    simple = [control for control in CONTROLS if control[0] in ("/st/strength", "/st/mix",
+                                                                "/st/freeze")]
+    for name, chosen, modes, controls in (("1 style, 1 mode", styles[:1], ["timbre"], simple),
+                                          ("2 styles, 2 modes", styles, ["timbre", "mosaic"],
+                                           CONTROLS)):
+        live = LiveSet.plan(content, LIVE_SR, chosen, settings=settings, modes=modes)
+        with ControlListener() as listener:
+            controller = Controller(listener.address, seconds - 6.0, controls)
+            sender = threading.Thread(target=controller.run, daemon=True)
+            sender.start()
+            report = stream_set(live, boot=True, control=listener)
+            sender.join(timeout=30)
+        frame_seconds = live.first.frame_seconds
+        delay = max((float(frames) for frames in report.control_frames), default=float("nan"))
+        bound = DEFAULT_LATENCY / frame_seconds + 2
+        p50, p99, top = stats_ms(controller.round_trips)
+        s50, s99, _ = stats_ms(report.control_seconds)
+        print(f"{name:<18} {len(controller.round_trips):>8} {p50:>14.2f} {p99:>6.2f} "
+              f"{top:>6.2f} {s50:>14.2f} {s99:>6.2f}      {delay:>25.0f} {bound:>5.1f} "
+              f"{report.late_controls:>4}  ({listener.summary()})", flush=True)
+        results += [Result(f"control round trip p99, {name}", p99, "ms", 10.0, False),
+                    Result(f"control effect after (max), {name}", delay, "fr", bound, False),
+                    Result(f"controls too late, {name}", float(report.late_controls), "",
+                           0.0, False)]
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run the parts and print the table; always returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="1 min NRT content, 20 s stream, 8 s input")
+                        help="1 min NRT content, 20 s stream, 8 s input, 12 s nan, 15 s "
+                        "control")
     parser.add_argument("--only", choices=PARTS, help="run one part only")
     args = parser.parse_args(argv)
-    nrt_seconds, stream_seconds, input_seconds = (60.0, 20.0, 8.0) if args.quick else (
-        180.0, 60.0, 20.0)
+    nrt_seconds, stream_seconds, input_seconds, nan_seconds, control_seconds = (
+        (60.0, 20.0, 8.0, 12.0, 15.0) if args.quick else (180.0, 60.0, 20.0, 60.0, 30.0))
     parts = [args.only] if args.only else list(PARTS)
     print(f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}, {load()}")
     results: list[Result] = []
@@ -244,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         results += bench_stream(stream_seconds)
     if "input" in parts:
         results += bench_input(input_seconds)
+    if "nan" in parts:
+        results += bench_nan(nan_seconds)
+    if "control" in parts:
+        results += bench_control(control_seconds)
     print(f"\n{'measure':<40} {'value':>10} {'':<4} target")
     print("-" * 70)
     for result in results:

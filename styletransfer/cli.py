@@ -269,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         "with --input style the server's live input. Stop with Ctrl-C.")
     live.add_argument("content", metavar="CONTENT", nargs="?", help="content audio (not "
                       "with --input)")
-    live.add_argument("--style", "-s", metavar="STYLE", action="extend", nargs="+",
-                      required=True, help="style audio file(s) or a learnt .npz")
+    live.add_argument("--style", "-s", metavar="STYLE", action="append", nargs="+",
+                      required=True, help="style audio file(s) or a learnt .npz; give "
+                      "--style again for another style to switch to (/st/style 1, ...)")
     where = live.add_mutually_exclusive_group(required=True)
     where.add_argument("--server", metavar="HOST:PORT", help="a running scsynth")
     where.add_argument("--boot", action="store_true", help="start scsynth here (with a dummy "
@@ -285,6 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--seconds", type=_number, help="with --input: stop after this long")
     live.add_argument("--sr", type=_integer, default=48000, help="with --input: sample rate the "
                       "style is learnt at; the server's rate (default 48000)")
+    live.add_argument("--control-port", type=_integer, metavar="PORT", help="listen for "
+                      "control messages (/st/strength, /st/mix, /st/freeze, /st/style, "
+                      "/st/mode, /st/stop: see sc/README.md) on this UDP port, e.g. 57130 "
+                      "(0: any free one)")
+    live.add_argument("--control-host", metavar="HOST", help="with --control-port: the "
+                      "address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 "
+                      "opens it to the network)")
+    live.add_argument("--switch-modes", action="store_true", help="plan both modes, so that "
+                      "/st/mode can switch between them (the --mode given plays first)")
     live.add_argument("--preset", metavar="NAME|PATH", help="named settings (see presets)")
     _add_setting_options(live)
     live.add_argument("--mode", choices=MODES, default=None, help="timbre or mosaic")
@@ -676,62 +686,128 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _live(args: argparse.Namespace) -> int:
     from .atomic import check_target
-    from .files import plan_files
     from .paths import regular_file
-    from .supercollider.live import stream_plan, style_input
 
-    inputs = [*args.style, *([args.content] if args.content else [])]
+    inputs = [path for group in args.style for path in group]
+    inputs += [args.content] if args.content else []
     if args.record is not None:
         if not args.record.lower().endswith(".wav"):
             raise ParameterError(f"--record {args.record}: must end in .wav")
         check_target(Path(args.record), inputs=tuple(inputs), force=args.force)
+    if args.control_host is not None and args.control_port is None:
+        raise ParameterError("--control-host goes with --control-port: give both")
     if args.input:
         if args.content is not None:
             raise ParameterError("give CONTENT or --input, not both")
+        if args.switch_modes:
+            raise ParameterError("--switch-modes plays CONTENT in both modes: leave it out "
+                                 "with --input")
         if args.input_file is not None:
             regular_file(args.input_file)
-        model = _live_model(args)
-        report = style_input(model, server=args.server, boot=args.boot,
-                             strength=args.strength if args.strength is not None else 0.8,
-                             input_file=args.input_file, seconds=args.seconds,
-                             record=args.record)
+    else:
+        if args.content is None:
+            raise ParameterError("no CONTENT given: name a content file, or use --input")
+        if args.input_file is not None or args.seconds is not None:
+            raise ParameterError("--input-file and --seconds go with --input")
+    with _control_listener(args) as control:
+        if args.input:
+            return _live_input(args, control)
+        return _live_stream(args, control)
+
+
+@contextmanager
+def _control_listener(args: argparse.Namespace) -> Iterator[Any]:
+    """The control listener asked for (None without --control-port), bound before any
+    work so that a port in use is reported at once; its counts are printed at the end."""
+    if args.control_port is None:
+        yield None
+        return
+    from .supercollider.control import ControlListener
+
+    listener = ControlListener(host=args.control_host or "127.0.0.1", port=args.control_port)
+    try:
         if not args.quiet:
-            print(f"{PROG}: {report.frames} input frames styled; analysis-to-parameter "
-                  f"latency p50 {report.percentile_ms(report.loop_seconds, 50):.2f} ms, "
-                  f"p99 {report.percentile_ms(report.loop_seconds, 99):.2f} ms"
-                  f"{_late(report.late)}", file=sys.stderr)
-        return 0
-    if args.content is None:
-        raise ParameterError("no CONTENT given: name a content file, or use --input")
-    if args.input_file is not None or args.seconds is not None:
-        raise ParameterError("--input-file and --seconds go with --input")
+            host, port = listener.address
+            _say(f"listening for control messages on {host}:{port}")
+        yield listener
+    finally:
+        listener.close()
+        if not args.quiet:
+            _say(listener.summary())
+
+
+def _live_input(args: argparse.Namespace, control: Any) -> int:
+    from .supercollider.live import style_input
+
+    models = [_live_model(args, group) for group in args.style]
+    report = style_input(models[0], server=args.server, boot=args.boot,
+                         strength=args.strength if args.strength is not None else 0.8,
+                         input_file=args.input_file, seconds=args.seconds,
+                         record=args.record, styles=models[1:], control=control)
+    if not args.quiet:
+        print(f"{PROG}: {report.frames} input frames styled; analysis-to-parameter "
+              f"latency p50 {report.percentile_ms(report.loop_seconds, 50):.2f} ms, "
+              f"p99 {report.percentile_ms(report.loop_seconds, 99):.2f} ms"
+              f"{_late(report.late)}{_safety(report)}{_stopped(report)}", file=sys.stderr)
+    return 0
+
+
+def _live_stream(args: argparse.Namespace, control: Any) -> int:
+    from .files import live_set_files
+    from .supercollider.live import stream_set
+
     _preload_models()
-    plan, content, style = plan_files(args.content, args.style, preset=args.preset,
-                                      options=_settings_options(args))
+    live = live_set_files(args.content, args.style, preset=args.preset,
+                          options=_settings_options(args), switch_modes=args.switch_modes)
+    plan = live.first
 
     def note(sent: int, total: int) -> None:
         if not args.quiet and sys.stderr.isatty():
             print(f"\r{PROG}: {sent}/{total} frames", end="", file=sys.stderr, flush=True)
 
-    report = stream_plan(plan, content, style, server=args.server, boot=args.boot,
-                         latency=args.latency, record=args.record, on_frame=note)
+    report = stream_set(live, server=args.server, boot=args.boot, latency=args.latency,
+                        record=args.record, on_frame=note, control=control)
     if not args.quiet:
-        print(f"{'' if not sys.stderr.isatty() else chr(13)}{PROG}: played {plan.duration:.1f} s"
-              f" ({report.frames} frames); Python time per frame p50 "
+        played = "until /st/stop" if report.stopped else f"{plan.duration:.1f} s"
+        print(f"{'' if not sys.stderr.isatty() else chr(13)}{PROG}: played {played}"
+              f" ({report.frames} frames sent); Python time per frame p50 "
               f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
               f"{report.percentile_ms(report.send_seconds, 99):.3f} ms"
-              f"{_late(report.late, 'late frames')}",
+              f"{_late(report.late, 'late frames')}{_safety(report)}{_stopped(report)}",
               file=sys.stderr)
     if args.record:
         print(args.record)
     return 0
 
 
+def _stopped(report: Any) -> str:
+    """The controls' part of the summary line."""
+    parts = []
+    if report.control_seconds:
+        parts.append(f"control to server p99 "
+                     f"{report.percentile_ms(report.control_seconds, 99):.2f} ms")
+    if report.late_controls:
+        parts.append(f"{report.late_controls} controls came too late for their frame")
+    return "".join(f"; {part}" for part in parts)
+
+
 def _late(count: int | None, what: str = "late bundles") -> str:
     return "" if count is None else f"; {what}: {count}"
 
 
-def _live_model(args: argparse.Namespace) -> Any:
+def _safety(report: Any) -> str:
+    """What the safety stages silenced, for the summary line (nothing when all was finite)."""
+    parts = []
+    if report.replaced:
+        parts.append(f"{report.replaced} non-finite samples of the file played as silence")
+    if report.input_bad_samples:
+        parts.append(f"{report.input_bad_samples} non-finite input samples silenced")
+    if report.bad_samples:
+        parts.append(f"{report.bad_samples} non-finite output samples silenced")
+    return "".join(f"; {part}" for part in parts)
+
+
+def _live_model(args: argparse.Namespace, style: list[str]) -> Any:
     from . import audio
     from .files import MODEL_SUFFIX
     from .model import StyleModel
@@ -739,18 +815,18 @@ def _live_model(args: argparse.Namespace) -> Any:
     from .transfer import learn
 
     audio.check_rate(args.sr, name="--sr")
-    if len(args.style) == 1 and args.style[0].lower().endswith(MODEL_SUFFIX):
-        model, _ = StyleModel.load(args.style[0])
+    if len(style) == 1 and style[0].lower().endswith(MODEL_SUFFIX):
+        model, _ = StyleModel.load(style[0])
         if model.sr_ != args.sr:
-            raise ParameterError(f"{args.style[0]}: learnt at {model.sr_} Hz: use --sr "
+            raise ParameterError(f"{style[0]}: learnt at {model.sr_} Hz: use --sr "
                                  f"{model.sr_} (the server's rate must match)")
         return model
     settings = (load_preset(args.preset).check_kind(synthesis=False).settings if args.preset
                 else Settings())
     settings = settings.updated(_settings_options(args)).checked()
-    tracks = [audio.load(path) for path in args.style]
+    tracks = [audio.load(path) for path in style]
     return learn(tracks, sr=args.sr, n_channels=1, settings=settings,
-                 names=list(args.style))
+                 names=list(style))
 
 
 def _sc(args: argparse.Namespace) -> int:

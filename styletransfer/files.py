@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from .transfer import (
     plan_transfer,
     render_plan,
 )
+
+if TYPE_CHECKING:
+    from .supercollider.timeline import LiveSet
 
 MODEL_SUFFIX = ".npz"
 
@@ -169,6 +172,52 @@ def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLi
     if isinstance(style, SegmentAnalysis):  # engines play the frames that were read
         plan = style.localise(plan)
     return plan, content_analysis, style
+
+
+def live_set_files(content: str | os.PathLike[str],
+                   styles: Sequence[Sequence[str | os.PathLike[str]]], *,
+                   preset: str | None = None, options: dict[str, Any] | None = None,
+                   switch_modes: bool = False) -> LiveSet:
+    """The `LiveSet` a live stream plays: ``content`` planned after each style of
+    ``styles`` (each a list of audio files or one learnt ``.npz``), in the settings' mode
+    or, with ``switch_modes``, in both modes (the settings' first), every plan with its
+    gains' recipe so that its strength can change while it plays.
+
+    Settings merge as in `transfer_files`, with the first style's learnt settings; a
+    learnt style whose clusters or seed differ from them is learnt again from its audio.
+
+    Examples
+    --------
+    >>> live = live_set_files("a.wav", [["b.wav"], ["c.npz"]], switch_modes=True)  # doctest: +SKIP
+    >>> live.modes, live.n_styles  # doctest: +SKIP
+    (('timbre', 'mosaic'), 2)
+    """
+    from .settings import MODES
+    from .supercollider.timeline import LiveSet
+
+    if not styles or not all(styles):
+        raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
+    y, sr, settings, model, first_audio = _read_inputs(content, styles[0], preset, options)
+    _check_sc_grid(settings, sr, y.shape[0])
+    models: list[StyleModel | None] = [model]
+    tracks = [first_audio]
+    for group in styles[1:]:
+        other, audio_ = _load_styles(group)
+        if other is not None and (other.n_states, other.seed) != (settings.clusters,
+                                                                   settings.seed):
+            if not audio_:
+                raise ParameterError(f"{group[0]}: learnt with other --clusters or --seed than "
+                                     "the first style and holds no audio to learn again from: "
+                                     "learn it again from audio")
+            other = None
+        models.append(other)
+        tracks.append(audio_)
+    modes = [settings.mode, *(m for m in MODES if m != settings.mode)] if switch_modes \
+        else [settings.mode]
+    if any(mode == "mosaic" for mode in modes) and not all(tracks):
+        raise ParameterError("a mosaic plays the style's audio: give audio files, or a .npz "
+                             "learnt with its audio")
+    return LiveSet.plan(y, sr, tracks, settings=settings, modes=modes, models=models)
 
 
 def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLike[str], *,

@@ -19,19 +19,21 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .analysis import ENERGY_FLOOR, Analysis, analyse, default_hop, default_level, frame_chroma
+from .analysis import Analysis, analyse, default_hop, default_level, frame_chroma
 from .audio import check_audio, resample, to_channels, working_exponent
 from .engine_numpy import render
 from .errors import ParameterError
+from .gains import GUARD_DB as GUARD_DB  # where they used to live
+from .gains import GUARD_SPAN_DB as GUARD_SPAN_DB
+from .gains import SILENT_ENERGY as SILENT_ENERGY
+from .gains import GainRecipe
+from .gains import band_gains as band_gains
 from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
 from .plan import RenderPlan
 from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
 from .settings import Settings
 
-#: Octave share of the frame energy (dB) from which boosts are allowed in full by default,
-#: and the span below it over which they fade out (see `band_gains`).
-GUARD_DB, GUARD_SPAN_DB = -30.0, 30.0
 #: Width, in octaves, over which `plan_timbre` smooths band shapes across bands when the
 #: bands are finer than octaves (the spectral envelope, not single partials).
 ENVELOPE_OCTAVES = 0.75
@@ -125,6 +127,38 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     a power of two (`working_exponent`), so the content analysis may hold the content scaled;
     `transfer` scales the result back.
     """
+    planned = plan_with_recipe(content, sr, styles, settings=settings, model=model,
+                               progress=progress, sources=sources)
+    return planned.plan, planned.content, planned.style
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """A plan, the analyses it plays from, and the recipe of its gains (`GainRecipe`),
+    from which a live performer's strength control makes them again (None for a mosaic of
+    a corpus learnt as an index: its strength cannot change)."""
+
+    plan: RenderPlan
+    content: Analysis
+    style: Analysis | None
+    recipe: GainRecipe | None
+
+
+def plan_with_recipe(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, int]],
+                     *, settings: Settings | None = None, model: StyleModel | None = None,
+                     progress: Progress | None = None,
+                     sources: dict[str, object] | None = None) -> Planned:
+    """`plan_transfer`, keeping the recipe of the plan's gains as well.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> planned = plan_with_recipe(rng.standard_normal((1, 22050)), 22050,
+    ...                            [(rng.standard_normal((1, 22050)), 22050)],
+    ...                            settings=Settings(clusters=3, strength=0.5))
+    >>> bool(np.array_equal(planned.recipe.gains(0.5), planned.plan.gains))
+    True
+    """
     settings = (settings or Settings()).checked()
     if model is not None:
         settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
@@ -171,31 +205,33 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
         frames = style_frames(played, model, pitch=settings.pitch > 0)
     given = names.get("styles")
     source = str(given[0]) if isinstance(given, list) and given else "the style"
-    if corpus and settings.mode == "mosaic":
+    recipe: GainRecipe | None = None
+    if corpus and settings.mode == "mosaic":  # no recipe: its strength is fixed
         plan, concatenated = plan_corpus_mosaic(content_analysis, model, mapping, settings,
                                                 source=source)
     elif corpus:
-        plan = plan_timbre(content_analysis, mapping, settings,
-                           target_shape=corpus_frame_targets(content_analysis, model, mapping,
-                                                             settings, source=source))
+        plan, recipe = _timbre(content_analysis, mapping, settings,
+                               target_shape=corpus_frame_targets(content_analysis, model,
+                                                                 mapping, settings,
+                                                                 source=source))
     elif settings.mode == "mosaic":
         assert concatenated is not None
-        plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings,
-                           frames=frames)
+        plan, recipe = _mosaic(content_analysis, model, concatenated, mapping, settings,
+                               frames=frames)
     elif settings.targets == "frames":
         assert concatenated is not None
         segments = search_segments(content_analysis, model, mapping.target_features, frames,
                                    continuity=settings.continuity, pitch=settings.pitch,
                                    onset_jumps=settings.onset_jumps)
-        plan = plan_timbre(content_analysis, mapping, settings,
-                           target_shape=concatenated.band_shape()[segments])
+        plan, recipe = _timbre(content_analysis, mapping, settings,
+                               target_shape=concatenated.band_shape()[segments])
         concatenated = None  # a timbre plan plays the content alone
     else:
-        plan = plan_timbre(content_analysis, mapping, settings)
+        plan, recipe = _timbre(content_analysis, mapping, settings)
     plan = dataclasses.replace(_with_records(plan, settings, sources),
                                states=mapping.weights.argmax(axis=1).astype(np.int64),
                                state_shapes=model.shape_mean_.astype(np.float32))
-    return plan, content_analysis, concatenated
+    return Planned(plan, content_analysis, concatenated, recipe)
 
 
 def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,
@@ -325,11 +361,17 @@ def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings, *,
     smoothed and the content's shape moves straight to the target's. ``target_shape``
     replaces the mapping's (``targets = "frames"``: the band shapes of chosen style frames).
     """
-    gains = timbre_gains(content, target_shape if target_shape is not None
-                         else mapping.target_shape, strength=settings.strength,
-                         max_boost_db=settings.max_boost_db, guard_db=settings.guard_db)
-    return _plan(content, "timbre", gains, np.full(content.n_frames, -1, dtype=np.int64),
-                 shifts=settings.render_shifts)
+    return _timbre(content, mapping, settings, target_shape=target_shape)[0]
+
+
+def _timbre(content: Analysis, mapping: Mapping, settings: Settings, *,
+            target_shape: np.ndarray | None = None) -> tuple[RenderPlan, GainRecipe]:
+    recipe = timbre_recipe(content, target_shape if target_shape is not None
+                           else mapping.target_shape, max_boost_db=settings.max_boost_db,
+                           guard_db=settings.guard_db)
+    plan = _plan(content, "timbre", recipe.gains(settings.strength),
+                 np.full(content.n_frames, -1, dtype=np.int64), shifts=settings.render_shifts)
+    return plan, recipe
 
 
 def timbre_gains(content: Analysis, target_shape: np.ndarray, *, strength: float,
@@ -344,6 +386,13 @@ def timbre_gains(content: Analysis, target_shape: np.ndarray, *, strength: float
     >>> bool(np.allclose(timbre_gains(a, a.band_shape(), strength=1.0, max_boost_db=24), 1))
     True
     """
+    return timbre_recipe(content, target_shape, max_boost_db=max_boost_db,
+                         guard_db=guard_db).gains(strength)
+
+
+def timbre_recipe(content: Analysis, target_shape: np.ndarray, *, max_boost_db: float,
+                  guard_db: float = GUARD_DB) -> GainRecipe:
+    """The recipe of `timbre_gains` (any strength, any frames)."""
     from scipy.ndimage import uniform_filter1d
 
     shape = content.band_shape()
@@ -351,9 +400,8 @@ def timbre_gains(content: Analysis, target_shape: np.ndarray, *, strength: float
     change = target_shape - shape
     if width > 1:
         change = uniform_filter1d(change, width, axis=1, mode="nearest")
-    return band_gains(content.energy, shape + strength * change, content.energy.sum(axis=1),
-                      max_boost_db=max_boost_db, octaves=content.band_octaves(),
-                      guard_db=guard_db)
+    return GainRecipe.timbre(content.energy, shape, change, content.band_octaves(),
+                             max_boost_db=max_boost_db, guard_db=guard_db)
 
 
 def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
@@ -364,85 +412,35 @@ def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: 
     ``settings.pitch`` above 0 and chroma in ``frames``, frames whose pitch classes match
     the content frame's are preferred.
     """
+    return _mosaic(content, model, style, mapping, settings, frames=frames)[0]
+
+
+def _mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
+            settings: Settings, *, frames: StyleFrames | None = None,
+            ) -> tuple[RenderPlan, GainRecipe]:
     segments = search_segments(content, model, mapping.target_features,
                                frames if frames is not None else StyleFrames.of(model),
                                continuity=settings.continuity, pitch=settings.pitch,
                                onset_jumps=settings.onset_jumps)
-    return mosaic_plan(content, style, segments, settings)
+    return _mosaic_plan(content, style, segments, settings)
 
 
 def mosaic_plan(content: Analysis, style: Analysis, segments: np.ndarray,
                 settings: Settings) -> RenderPlan:
     """The plan that plays frames ``segments`` of ``style``, gained to the content's loudness
     and band shape."""
-    segment_shape = style.band_shape()[segments]
-    wanted = ((1.0 - settings.strength) * content.band_shape()
-              + settings.strength * segment_shape)
-    gains = band_gains(style.energy[segments], wanted, content.energy.sum(axis=1),
-                       max_boost_db=settings.max_boost_db, octaves=style.band_octaves(),
-                       guard_db=settings.guard_db)
-    return _plan(content, "mosaic", gains, segments, envelope=settings.envelope,
-                 shifts=settings.render_shifts)
+    return _mosaic_plan(content, style, segments, settings)[0]
 
 
-def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray, *,
-               max_boost_db: float, octaves: np.ndarray | None = None,
-               guard_db: float = GUARD_DB) -> np.ndarray:
-    """Amplitude gains taking ``source_energy`` to ``total`` energy split as ``wanted_shape``.
-
-    Three guards keep the gains clean:
-
-    - a band whose octave holds little of its frame's energy may be boosted less: fully from
-      ``guard_db`` (-30 dB) of the frame's energy up, not at all `GUARD_SPAN_DB` (30 dB)
-      below that. What such an octave holds is mostly leakage from its neighbours,
-      and lifting it would only lift the transform's aliasing. Within a sounding octave,
-      the quiet parts between partials may be lifted: that is the style's envelope;
-    - no gain exceeds ``max_boost_db``;
-    - log gains are averaged over three frames, weighted by the band's energy, so a quiet
-      frame next to a loud one (the decay before an attack) takes the loud frame's gain
-      instead of a boost that would exaggerate the attack.
-
-    Parameters
-    ----------
-    source_energy : np.ndarray
-        ``(n_frames, n_bands)`` energy of what will be played.
-    wanted_shape : np.ndarray
-        ``(n_frames, n_bands)`` wanted log band shape (normalised here).
-    total : np.ndarray
-        ``(n_frames,)`` wanted frame energy (the content's: its dynamics are kept).
-    max_boost_db : float
-        Upper bound of every gain, in dB.
-    octaves : np.ndarray, optional
-        ``(n_bands,)`` the octave of each band (`Analysis.band_octaves`); by default each
-        band is its own octave.
-
-    Examples
-    --------
-    >>> g = band_gains(np.array([[1.0, 1.0]]), np.log([[0.9, 0.1]]), np.array([2.0]),
-    ...                max_boost_db=24)
-    >>> g.astype(float).round(3).tolist()
-    [[1.342, 0.447]]
-    """
-    from scipy.ndimage import uniform_filter1d
-
-    share = np.exp(wanted_shape - wanted_shape.max(axis=1, keepdims=True))
-    share /= share.sum(axis=1, keepdims=True)
-    target = total[:, None] * share
-    floor = ENERGY_FLOOR * float(np.mean(total)) / source_energy.shape[1]
-    log_gain = 0.5 * (np.log(target + floor) - np.log(source_energy + floor))
-    source_total = source_energy.sum(axis=1, keepdims=True) + floor
-    octave_energy = source_energy
-    if octaves is not None:
-        membership = np.equal.outer(octaves, np.arange(int(octaves.max()) + 1))
-        octave_energy = (source_energy @ membership)[:, octaves]
-    source_db = 10 * np.log10(octave_energy / source_total + 1e-30)
-    low, high = guard_db - GUARD_SPAN_DB, guard_db
-    allowed_db = max_boost_db * np.clip((source_db - low) / (high - low), 0.0, 1.0)
-    log_gain = np.minimum(log_gain, allowed_db * np.log(10) / 20)
-    weight = source_energy + floor
-    smooth = (uniform_filter1d(log_gain * weight, 3, axis=0, mode="nearest")
-              / uniform_filter1d(weight, 3, axis=0, mode="nearest"))
-    return np.exp(smooth).astype(np.float32)
+def _mosaic_plan(content: Analysis, style: Analysis, segments: np.ndarray,
+                 settings: Settings) -> tuple[RenderPlan, GainRecipe]:
+    recipe = GainRecipe.mosaic(style.energy[segments], content.band_shape(),
+                               style.band_shape()[segments], content.energy.sum(axis=1),
+                               style.band_octaves(), max_boost_db=settings.max_boost_db,
+                               guard_db=settings.guard_db)
+    plan = _plan(content, "mosaic", recipe.gains(settings.strength), segments,
+                 envelope=settings.envelope, shifts=settings.render_shifts)
+    return plan, recipe
 
 
 def _plan(content: Analysis, mode: str, gains: np.ndarray, segments: np.ndarray, *,

@@ -74,6 +74,23 @@ def test_bad_messages_raise_parameter_error(address: str, args: tuple, match: st
         Message(address, args)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), np.float32("nan"),
+                                 np.float64("-inf")])
+@pytest.mark.parametrize("make", [
+    lambda v: Message("/x", (v,)),
+    lambda v: osc.c_setn(900, [1.0, v]),
+    lambda v: osc.b_setn(3, 0, [0.0, 1.0, v]),
+    lambda v: osc.n_set(1000, {"mix": v}),
+    lambda v: osc.n_setn(1000, "edges", [100.0, v]),
+    lambda v: osc.s_new("st_play", 1000, AddAction.HEAD, 0, {"amp": v}),
+])
+def test_non_finite_floats_never_reach_a_server(make: object, bad: float) -> None:
+    """Every command that carries floats refuses NaN and infinity when it is made, so no
+    path (gains, frame table rows, controls, scores) can send one."""
+    with pytest.raises(ParameterError, match="is not finite"):
+        make(bad)  # type: ignore[operator]
+
+
 def test_empty_blob_is_refused() -> None:
     with pytest.raises(ParameterError, match="empty blob"):
         Message("/x", (b"",)).to_osc()

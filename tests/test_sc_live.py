@@ -21,6 +21,7 @@ from styletransfer.errors import EngineError
 from styletransfer.supercollider.live import stream_plan, style_input
 from styletransfer.supercollider.nrt import render_nrt
 from styletransfer.supercollider.process import free_udp_port
+from styletransfer.supercollider.session import OUTPUT_DC_HZ
 from styletransfer.transfer import learn, plan_transfer
 
 CLI = [sys.executable, "-m", "styletransfer"]
@@ -48,15 +49,47 @@ def test_streamed_plan_records_the_offline_render(tmp_path: Path, seconds: float
     plan, content_a, style_a = plan_transfer(content.astype(np.float32), sr,
                                              [(style.astype(np.float32), sr)],
                                              settings=settings)
-    offline = render_nrt(plan, content_a, style_a)
+    offline = render_nrt(plan, content_a, style_a, dc_hz=OUTPUT_DC_HZ)  # the live output stage
     take = tmp_path / "take.wav"
     report = stream_plan(plan, content_a, style_a, boot=True, record=take, latency=latency)
     assert report.late == 0
+    assert report.bad_samples == 0
     assert report.frames == plan.n_frames
     recorded, rate = sf.read(take, dtype="float32", always_2d=True)
     assert rate == sr
     assert recorded.shape[0] == plan.n_samples
     assert np.all(np.isfinite(recorded))
+    live = recorded[:, :1].T
+    assert np.linalg.norm(live - offline) <= 1e-4 * np.linalg.norm(offline)
+
+
+@pytest.mark.parametrize("pace", [0.97])
+def test_stream_is_exact_on_an_audio_clock_off_its_rate(tmp_path: Path, pace: float) -> None:
+    """An injected rate error: the dummy JACK runs 3 % slow against the system clock, a
+    sound card far off its nominal rate, as the frame reports measure it
+    (`LiveReport.audio_rate`: at most the pace, as a loaded machine slows a dummy JACK
+    more, give or take 0.3 % for the arrival of the first report; scsynth's own /status
+    estimate does not see a dummy's pace).
+    Parameters timed by the system clock would be 0.24 s (11 frames) off after these 8 s;
+    the stream follows the audio clock, so the recording is still the NRT render, with
+    no late frame. (A dummy JACK paced faster than real time leaves scsynth's timed
+    bundles unplayed, the start bundle included, so only slow clocks are tested.)"""
+    require_scsynth(realtime=True)
+    sr = 48000
+    notes = tuple(int(n) for n in np.random.default_rng(1).integers(55, 80, 40))
+    content = plucked_melody(sr, notes=notes)[:, : 8 * sr].astype(np.float32)
+    plan, content_a, _ = plan_transfer(content, sr, [(breathy_drone(sr, seconds=4.0), sr)],
+                                       settings=Settings(clusters=4))
+    offline = render_nrt(plan, content_a, dc_hz=OUTPUT_DC_HZ)
+    take = tmp_path / "take.wav"
+    with booted_server(sample_rate=sr, pace=pace) as server:
+        report = stream_plan(plan, content_a, None, server=f"{server.host}:{server.port}",
+                             record=take)
+    assert report.audio_rate is not None
+    assert report.audio_rate / sr < pace + 0.005, report.audio_rate  # the error is real
+    assert report.late == 0 and report.bad_samples == 0
+    recorded, _ = sf.read(take, dtype="float32", always_2d=True)
+    assert recorded.shape[0] == plan.n_samples
     live = recorded[:, :1].T
     assert np.linalg.norm(live - offline) <= 1e-4 * np.linalg.norm(offline)
 
@@ -163,6 +196,11 @@ def test_live_argument_errors(clips: dict[str, Path]) -> None:
         ([*content, "--server", "localhost:99999"], "is not HOST:PORT"),
         ([*content, "--input", "--boot"], "not both"),
         ([*content, "--boot", "--record", "x.mp3"], "must end in .wav"),
+        ([*content, "--boot", "--control-host", "0.0.0.0"], "goes with --control-port"),
+        ([*content, "--boot", "--control-port", "70000"], "is not a port"),
+        ([*content, "--boot", "--control-port", "1", "--control-host", "no.such.host."],
+         "cannot listen for control on no.such.host.:1"),
+        ([*CLI, "live", "--input", *style, "--boot", "--switch-modes"], "leave it out"),
     ]
     for command, words in cases:
         done = subprocess.run(command, capture_output=True, text=True, check=False,
@@ -180,6 +218,7 @@ def test_ring_follows_the_audio_clock_whatever_its_rate(rate: float) -> None:
     from styletransfer.plan import RenderPlan
     from styletransfer.supercollider.live import LiveReport, _Ring
     from styletransfer.supercollider.score import PlanScore
+    from styletransfer.supercollider.timeline import LiveSet, Timeline
 
     class Recorder:
         def __init__(self) -> None:
@@ -187,7 +226,7 @@ def test_ring_follows_the_audio_clock_whatever_its_rate(rate: float) -> None:
 
         def send(self, message: object) -> None:
             args = message.args  # type: ignore[attr-defined]
-            stride = 2 + plan.n_bands
+            stride = PlanScore(plan).stride
             values = args[3:]
             for k in range(len(values) // stride):
                 self.rows[args[1] // stride + k] = values[k * stride]
@@ -195,7 +234,8 @@ def test_ring_follows_the_audio_clock_whatever_its_rate(rate: float) -> None:
     plan = RenderPlan.identity(sr=48000, n_samples=48000 * 20, n_channels=1, wavelet="db4",
                                level=8, hop=1024)
     client = Recorder()
-    ring = _Ring(client, PlanScore(plan), rows=18, ahead=10,  # type: ignore[arg-type]
+    ring = _Ring(client, [PlanScore(plan)],  # type: ignore[arg-type]
+                 Timeline(LiveSet.single(plan, None, None)), rows=18, ahead=10,
                  report=LiveReport())
     ring.fill(0)
     wall = 0.0
@@ -206,3 +246,86 @@ def test_ring_follows_the_audio_clock_whatever_its_rate(rate: float) -> None:
         written = {f for f in range(frame, frame + 11) if f < plan.n_frames}
         assert all(client.rows[f % 18] == f for f in written)
     assert ring.written == plan.n_frames and ring.late == 0
+
+
+def _silence_and_nan(path: Path, sr: int, seconds: float) -> int:
+    """A float WAV that starts with a second of digital silence, then a melody with a NaN,
+    an infinity and a stretch of NaN in it, then silence again; returns how many samples
+    (of its one channel) are not finite."""
+    notes = tuple(int(n) for n in np.random.default_rng(3).integers(55, 80, 40))
+    y = plucked_melody(sr, notes=notes)[:, : int(seconds * sr)].astype(np.float32)
+    y[:, :sr] = 0.0
+    y[0, sr + 5000] = np.nan
+    y[0, sr + 9000] = np.inf
+    y[0, 2 * sr: 2 * sr + 3000] = np.nan
+    y[0, int(0.75 * y.shape[1]):] = 0.0
+    sf.write(path, y.T, sr, subtype="FLOAT")
+    return int(np.count_nonzero(~np.isfinite(y)))
+
+
+def test_live_input_plays_a_file_with_silence_and_nan(tmp_path: Path) -> None:
+    """``live --input`` on a file that starts with digital silence and holds NaN: no
+    warning (every RuntimeWarning fails the command here), the NaN samples are played as
+    silence and counted, and the recording, as long as the file, holds nothing
+    non-finite."""
+    require_scsynth(realtime=True)
+    source, style, take = tmp_path / "nan.wav", tmp_path / "style.wav", tmp_path / "take.wav"
+    bad = _silence_and_nan(source, LIVE_SR, 4.0)
+    sf.write(style, breathy_drone(LIVE_SR, seconds=4.0).T, LIVE_SR)
+    done = subprocess.run([*CLI, "live", "--input", "--input-file", str(source), "--style",
+                           str(style), "--boot", "--record", str(take)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr
+    assert f"{bad} non-finite samples of the file played as silence" in done.stderr
+    assert "silenced" not in done.stderr.replace("played as silence", "")  # stages met none
+    recorded, _ = sf.read(take, dtype="float32", always_2d=True)
+    assert np.count_nonzero(~np.isfinite(recorded)) == 0
+    assert recorded.shape[0] >= 3.8 * LIVE_SR  # recorded to the end (the recorder flushed)
+    assert np.sqrt(np.mean(recorded[LIVE_SR + 4096: 2 * LIVE_SR] ** 2)) > 1e-3
+
+
+def test_safety_stage_silences_what_a_buffer_holds(tmp_path: Path) -> None:
+    """NaN and infinity read into a buffer straight from a file (no check on the way) are
+    silenced by ``st_safety`` and counted on its control bus; the rest passes exactly, and
+    a recording after it holds nothing non-finite."""
+    require_scsynth(realtime=True)
+    from styletransfer.supercollider import osc
+    from styletransfer.supercollider.compile import synthdef_bytes
+
+    y = (0.1 * np.sin(np.arange(LIVE_SR) * 0.05)).astype(np.float32)
+    y[1000:1100] = np.nan
+    y[5000] = np.inf
+    y[6000] = -np.inf
+    source, take = tmp_path / "bad.wav", tmp_path / "take.wav"
+    sf.write(source, np.stack([y, y]).T, LIVE_SR, subtype="FLOAT")
+    with booted_server() as server, server.client() as client:
+        client.notify(True)
+        for name in ("st_play", "st_safety", "st_recorder"):
+            client.send_def(synthdef_bytes(name))
+        client.alloc_read(1, str(source))
+        client.alloc(2, 65536, 2)
+        client.request(osc.b_write(2, str(take), leave_open=True), "/done", match=("/b_write",))
+        client.send(osc.Bundle.now([
+            osc.s_new("st_play", 5000, osc.AddAction.HEAD, 0, {"buf": 1, "out_bus": 40}),
+            osc.s_new("st_safety", 5001, osc.AddAction.TAIL, 0,
+                      {"in_bus": 40, "out_bus": 42, "count_bus": 100}),
+            osc.s_new("st_recorder", 5002, osc.AddAction.TAIL, 0, {"buf": 2, "in_bus": 42})]))
+        time.sleep(1.5)
+        count = client.get_controls(100)[0]
+        client.send(osc.Bundle.now([osc.n_free(5001), osc.n_free(5002)]))
+        client.sync()
+        client.request(osc.b_close(2), "/done", match=("/b_close",))
+        lines = server.output_lines
+    # PlayBuf interpolates over four samples, so a bad sample also spoils the two samples
+    # before it and the one after: 103 + 4 + 4 per channel
+    bad = ~np.isfinite(y)
+    spoiled = bad | np.roll(bad, 1) | np.roll(bad, -1) | np.roll(bad, -2)
+    assert count == 2 * np.count_nonzero(spoiled) == 2 * 111
+    recorded, _ = sf.read(take, dtype="float32", always_2d=True)
+    assert np.count_nonzero(~np.isfinite(recorded)) == 0
+    start = int(np.argmax(np.abs(recorded[:, 0]) > 0)) - 1  # where it began (y[0] is 0)
+    played = recorded[start: start + LIVE_SR, 0]
+    expected = np.where(spoiled, 0.0, y)[: played.size]
+    assert np.array_equal(played, expected)
+    assert any("CheckBadValues" in line or "NaN" in line for line in lines)  # posted

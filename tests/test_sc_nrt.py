@@ -96,10 +96,13 @@ def test_score_is_one_start_and_the_frame_table(content_audio: np.ndarray,
     reads = [m.args[1] for m in bundles[0].messages if m.address == "/b_allocRead"]
     assert reads == ["/c.wav", "/s.wav", "/t.wav"]
     table = score.table()
-    assert table.shape == (plan.n_frames, plan.n_bands + 2)
+    n = plan.n_bands
+    assert table.shape == (plan.n_frames, n + 4)
     assert np.array_equal(table[:, 0], np.arange(plan.n_frames))
-    assert np.array_equal(table[:, 1:-1], plan.gains)
-    assert np.array_equal(table[:, -1], np.maximum(0, plan.segments * plan.hop - plan.hop // 2))
+    assert np.array_equal(table[:, 1:n + 1], plan.gains)
+    assert np.array_equal(table[:, n + 1], np.maximum(0, plan.segments * plan.hop - plan.hop // 2))
+    assert np.all(table[:, n + 2] == 1.0) and np.all(table[:, n + 3] == 0.0)  # all wet, one chain
+    assert names[-2:] == ["st_mix", "st_safety"]  # every score ends in the output stage
     score_bytes = encode_score(bundles)
     assert int.from_bytes(score_bytes[:4], "big") == len(bundles[0].to_osc(nrt=True))
 

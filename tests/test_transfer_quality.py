@@ -104,3 +104,52 @@ def test_a_corpus_of_styles_works(content_audio: np.ndarray, style_audio: np.nda
                              settings=Settings(mode=mode))
         assert out.shape == content_audio.shape
         assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("case", ["zero", "denormal", "nan", "inf", "negative", "one band"])
+def test_gains_are_finite_whatever_the_input_powers(case: str) -> None:
+    """Silence, digital zero, denormals and non-finite powers (what an analyser on a broken
+    input reports) give finite gains, offline (`band_gains`) and live (`frame_gains`)."""
+    from styletransfer.analysis import analyse
+    from styletransfer.model import StyleModel
+    from styletransfer.supercollider.live import frame_gains
+    from styletransfer.transfer import band_gains
+
+    rng = np.random.default_rng(1)
+    model = StyleModel(3).fit([analyse(rng.standard_normal((1, 16384)), 22050, level=4)])
+    powers = {"zero": np.zeros(5), "denormal": np.full(5, 1e-310),
+              "nan": np.array([1.0, np.nan, 0.5, 0.1, 0.0]),
+              "inf": np.array([1.0, np.inf, 0.5, 0.1, 0.0]),
+              "negative": np.array([-1.0, 0.0, 0.0, 1e-3, 0.0]),
+              "one band": np.array([0.0, 0.0, 2.0, 0.0, 0.0])}[case]
+    shape = None
+    for _ in range(3):
+        gains, shape = frame_gains(powers, model, 1.0, 24.0, shape)
+        assert np.all(np.isfinite(gains)) and np.all(np.isfinite(shape))
+    frames = np.vstack([powers, np.ones(5), powers])
+    wanted = np.log(np.where(np.isfinite(frames) & (frames > 0), frames, 1e-3))
+    wanted[1, 2] = np.nan
+    offline = band_gains(frames, wanted, frames.sum(axis=1), max_boost_db=24.0)
+    assert np.all(np.isfinite(offline)) and np.all(offline >= 0)
+
+
+@pytest.mark.parametrize(("mode", "bands_per_octave"), [("timbre", 1), ("timbre", 4),
+                                                        ("mosaic", 1), ("mosaic", 2)])
+def test_recipe_makes_any_strength_for_any_frames(mode: str, bands_per_octave: int,
+                                                  content_audio: np.ndarray,
+                                                  style_audio: np.ndarray) -> None:
+    """A plan's recipe makes its gains at another strength exactly as a plan made at that
+    strength has them, and a few frames made alone equal the whole track's (what a live
+    strength control rewrites)."""
+    from styletransfer.transfer import plan_transfer, plan_with_recipe
+
+    settings = Settings(mode=mode, bands_per_octave=bands_per_octave, clusters=4)
+    planned = plan_with_recipe(content_audio, SR, [(style_audio, SR)], settings=settings)
+    assert planned.recipe is not None
+    assert np.array_equal(planned.recipe.gains(settings.strength), planned.plan.gains)
+    other, _, _ = plan_transfer(content_audio, SR, [(style_audio, SR)],
+                                settings=settings.updated({"strength": 0.3}))
+    whole = planned.recipe.gains(0.3)
+    assert np.array_equal(whole, other.gains)
+    for start, stop in [(0, 1), (0, 5), (7, 9), (planned.plan.n_frames - 3, 10**6)]:
+        assert np.array_equal(planned.recipe.gains(0.3, start, stop), whole[start:stop])

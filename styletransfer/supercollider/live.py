@@ -1,14 +1,12 @@
 """Live performance with a running scsynth: stream a plan, or style a live input.
 
-- `stream_plan` sends a RenderPlan (any bands per octave) to a server as bundles timed
-  ``latency`` seconds ahead of the clock. Every time is counted from one start time, so
-  a long track never drifts, however late Python wakes up; each bundle leaves as soon as
-  it is within ``latency`` of its time.
-- `style_input`: ``st_analyser`` measures the input's band powers every frame and sends
-  them back (SendReply); each frame is mapped to a style state here and its band gains go
-  straight back to the equaliser on the input. The loop time of each frame is measured.
-  The analyser measures octave bands only, so the style must be learnt with one band per
-  octave (`check_input_bands`).
+- `stream_set` sends a live set (one plan per mode and style; `stream_plan`: one plan)
+  to a server: everything starts in one bundle, and the server's audio clock times
+  every frame (``st_frames`` plays a ring buffer of frame table rows kept ``latency``
+  seconds ahead of the frame the server reports), so a stream never drifts from its
+  audio. Live controls (`styletransfer.supercollider.control`) rewrite the rows ahead.
+- `style_input` (`styletransfer.supercollider.live_input`): the server analyses a live
+  input and gets band gains back every frame.
 
 Both free exactly the nodes and buffers they made, also after Ctrl-C, and close a
 recording properly (the recorder is freed, the server synced, then the file closed).
@@ -17,214 +15,73 @@ recording properly (the recorder is freed, the server synced, then the file clos
 from __future__ import annotations
 
 import os
-import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ..analysis import Analysis
-from ..audio import read
 from ..errors import EngineError, ParameterError
-from ..model import StyleModel
 from ..plan import RenderPlan
+from ..settings import MODES
 from . import osc
-from .compile import synthdef_bytes
-from .process import BootedServer
-from .score import (
-    CONTENT_BUS,
-    MAX_BANDS,
-    ROW_EXTRA,
-    SC_CHANNELS,
-    SYNTHDEFS,
-    Ids,
-    PlanScore,
-    check_plan,
-    crossover_edges,
-    write_stereo,
-)
+from .control import ControlError, ControlListener, not_playing
+from .live_input import check_input_bands, frame_gains, style_input
+from .score import Ids, PlanScore, check_plan
 from .server import ServerClient
+from .session import (
+    GAIN_BUS_BASE,
+    OUTPUT_DC_HZ,
+    LiveReport,
+    Session,
+    connect,
+    parse_server,
+    trim_wav,
+)
+from .setscore import SetScore
+from .timeline import LiveSet, Timeline
+
+__all__ = ["DEFAULT_LATENCY", "LiveReport", "LiveSet", "check_input_bands", "connect",
+           "frame_gains", "parse_server", "stream_plan", "stream_set", "style_input",
+           "trim_wav"]
 
 #: Seconds the start is sent ahead, and frames are written ahead of the audio, by default.
 DEFAULT_LATENCY = 0.2
+#: Frames after the one playing from which a control takes effect: the rows from there
+#: on are written again, in time even when the server's frame reports come a frame late.
+CONTROL_FRAMES = 3
+#: Rows a control writes again before the server is asked to confirm it (the frames it
+#: takes effect from); the rows after them follow the confirmation, well before they play.
+FIRST_ROWS = 2
 #: Rows of the frame table ring beyond those written ahead: room for the frame playing
 #: and for replies that arrive late.
 RING_SLACK = 8
-#: Frames of recording buffered in memory before the disk thread writes them.
-RECORD_FRAMES = 65536
-#: Where this tool's nodes, buffers and gain buses start on a shared server.
-NODE_BASE, BUFFER_BASE, GAIN_BUS_BASE = 20000, 900, 900
-
-
-@dataclass
-class LiveReport:
-    """What a live run measured.
-
-    Attributes
-    ----------
-    frames : int
-        Frames sent.
-    send_seconds : list of float
-        Python time to build, encode and send each frame (its row of the frame table,
-        or live input's gains).
-    loop_seconds : list of float
-        Live input: from a frame's analysis arriving to the server confirming its gains.
-    late : int or None
-        Streams: frames the server reported late (rows not written in time, held
-        instead), plus the late bundles of a server started here. Live input: late
-        bundles (None: a server not started by us, unknown).
-    interrupted : bool
-        Stopped by Ctrl-C.
-    """
-
-    frames: int = 0
-    send_seconds: list[float] = field(default_factory=list)
-    loop_seconds: list[float] = field(default_factory=list)
-    late: int | None = None
-    interrupted: bool = False
-
-    @staticmethod
-    def percentile_ms(values: list[float], q: float) -> float:
-        """The ``q``-th percentile of ``values`` in milliseconds (NaN if empty).
-
-        Examples
-        --------
-        >>> LiveReport.percentile_ms([0.001, 0.002, 0.003], 50)
-        2.0
-        """
-        return float(np.percentile(values, q) * 1000) if values else float("nan")
-
-
-def parse_server(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (or ``PORT``) as a host and a port.
-
-    Examples
-    --------
-    >>> parse_server("127.0.0.1:57110"), parse_server("57120")
-    (('127.0.0.1', 57110), ('127.0.0.1', 57120))
-    """
-    host, _, port = text.rpartition(":")
-    try:
-        number = int(port)
-    except ValueError:
-        number = -1
-    if not 1 <= number <= 65535:
-        raise ParameterError(f"--server {text!r} is not HOST:PORT: use e.g. 127.0.0.1:57110")
-    return host or "127.0.0.1", number
-
-
-@contextmanager
-def connect(server: str | None, *, boot: bool, sample_rate: int,
-            ) -> Iterator[tuple[ServerClient, BootedServer | None]]:
-    """A client for ``server`` (``HOST:PORT``) or for a server booted here (``boot``).
-
-    A booted server (and its dummy JACK, where there is no audio device) is stopped on
-    exit; a server given by address is left running.
-    """
-    if (server is None) == (not boot):
-        raise ParameterError("give either --server HOST:PORT or --boot")
-    with ExitStack() as stack:
-        booted = None
-        if boot:
-            booted = stack.enter_context(BootedServer(sample_rate=sample_rate))
-            host, port = booted.host, booted.port
-        else:
-            assert server is not None
-            host, port = parse_server(server)
-        client = stack.enter_context(ServerClient(host, port, node_base=NODE_BASE,
-                                                  buffer_base=BUFFER_BASE))
-        client.status()
-        client.notify(True)
-        yield client, booted
-
-
-class _Session:
-    """Defs, buffers and a recording on a server, undone exactly by `close`."""
-
-    def __init__(self, client: ServerClient, folder: Path) -> None:
-        self.client, self.folder = client, folder
-        self.buffers: list[int] = []
-        self.nodes: list[int] = []
-        self.recording: tuple[int, int] | None = None  # (buffer, node)
-        self.recorder_done = threading.Event()
-
-    def load_defs(self) -> None:
-        for name in SYNTHDEFS:
-            self.client.send_def(synthdef_bytes(name))
-        self.client.sync()
-
-    def load_audio(self, name: str, signal: np.ndarray, sr: int) -> int:
-        path = self.folder / f"{name}.wav"
-        write_stereo(path, signal, sr)
-        bufnum = self.client.next_bufnum()
-        self.client.alloc_read(bufnum, str(path))
-        self.buffers.append(bufnum)
-        return bufnum
-
-    def alloc_table(self, size: int) -> int:
-        """A mono buffer of ``size`` samples for a frame table ring."""
-        bufnum = self.client.next_bufnum()
-        self.client.alloc(bufnum, size, 1)
-        self.buffers.append(bufnum)
-        return bufnum
-
-    def start_recording(self, path: Path, seconds: float = 0.0) -> osc.Message:
-        """Open ``path`` for recording; returns the ``/s_new`` that starts the recorder.
-
-        With ``seconds`` the recorder stops itself after that much audio (see
-        `wait_recording`); otherwise it records until `close`.
-        """
-        bufnum, node = self.client.next_bufnum(), self.client.next_node_id()
-        self.client.alloc(bufnum, RECORD_FRAMES, SC_CHANNELS)
-        self.client.request(osc.b_write(bufnum, str(path), "wav", "float", 0, 0,
-                                        leave_open=True), "/done", match=("/b_write",))
-        self.recording = (bufnum, node)
-        self.recorder_done = threading.Event()
-
-        def ended(args: tuple[object, ...], _: float) -> None:
-            if args and args[0] == node:
-                self.recorder_done.set()
-
-        self.client.on("/n_end", ended)
-        return osc.s_new("st_recorder", node, osc.AddAction.TAIL, 0,
-                         {"buf": bufnum, "in_bus": 0, "dur": seconds})
-
-    def wait_recording(self, timeout: float) -> None:
-        """Wait until a recorder started with ``seconds`` has stopped itself."""
-        if self.recording is not None:
-            self.recorder_done.wait(timeout)
-
-    def close(self, nodes: list[int]) -> None:
-        """Free ``nodes``, stop the recording (sync before closing) and free the buffers."""
-        client = self.client
-        freed = [*nodes, *([self.recording[1]] if self.recording else [])]
-        try:
-            if freed:
-                client.send(osc.Bundle.now([osc.n_free(*freed)]))
-            client.sync()
-            if self.recording is not None:
-                client.request(osc.b_close(self.recording[0]), "/done", match=("/b_close",))
-                self.buffers.append(self.recording[0])
-                self.recording = None
-            for bufnum in self.buffers:
-                client.free_buffer(bufnum)
-            self.buffers = []
-        except EngineError:
-            raise
-        finally:
-            self.buffers = []
 
 
 def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
                 server: str | None = None, boot: bool = False,
                 latency: float = DEFAULT_LATENCY, record: str | os.PathLike[str] | None = None,
-                on_frame: Callable[[int, int], None] | None = None) -> LiveReport:
-    """Play ``plan`` on a SuperCollider server in real time.
+                on_frame: Callable[[int, int], None] | None = None,
+                control: ControlListener | None = None) -> LiveReport:
+    """Play ``plan`` on a SuperCollider server in real time (`stream_set` of it alone;
+    its strength cannot change: `stream_set` a set planned with recipes for that).
+
+    Examples
+    --------
+    >>> stream_plan(plan, content, None, boot=True, record="take.wav")  # doctest: +SKIP
+    """
+    return stream_set(LiveSet.single(plan, content, style), server=server, boot=boot,
+                      latency=latency, record=record, on_frame=on_frame, control=control)
+
+
+def stream_set(live: LiveSet, *, server: str | None = None, boot: bool = False,
+               latency: float = DEFAULT_LATENCY, record: str | os.PathLike[str] | None = None,
+               on_frame: Callable[[int, int], None] | None = None,
+               control: ControlListener | None = None) -> LiveReport:
+    """Play a live set on a SuperCollider server in real time, under live control.
 
     Everything starts in one bundle; from then on the server's audio clock times every
     frame (``st_frames`` reads them from a ring buffer that this function keeps
@@ -232,13 +89,17 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
     sound is the offline render's, sample for sample, however the sound card's clock
     drifts from the system's.
 
+    Controls from ``control`` (a `ControlListener`) are put on a `Timeline`
+    `CONTROL_FRAMES` frames after the frame playing, and the rows already written from
+    there on are written again: a change is heard within three frames, and an offline
+    render of the timeline (`LiveReport.controls`, `render_set`) is what was played (a
+    rewrite that came too late for its frame is counted: `LiveReport.late_controls`).
+
     Parameters
     ----------
-    plan : RenderPlan
-        What to play (mono or stereo; bands finer than an octave need the limits of
-        `styletransfer.supercollider.score.check_grid`).
-    content, style : Analysis
-        The analyses the plan was made from (their ``signal`` is loaded into buffers).
+    live : LiveSet
+        What to play: one plan per mode and style (mono or stereo; bands finer than an
+        octave need the limits of `styletransfer.supercollider.score.check_grid`).
     server : str, optional
         ``HOST:PORT`` of a running scsynth.
     boot : bool
@@ -248,43 +109,49 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
         the audio.
     record : path, optional
         Also record the result to this WAV file (float): from the content's first sample
-        to its last, as the offline render has it.
+        to its last (or to ``/st/stop``), as the offline render has it.
     on_frame : callable, optional
         Called with (frames played, frames in all) about once a second.
+    control : ControlListener, optional
+        Where control messages come from; the stream applies them while it plays.
 
     Examples
     --------
-    >>> stream_plan(plan, content, None, boot=True, record="take.wav")  # doctest: +SKIP
+    >>> stream_set(LiveSet.single(plan, content, None), boot=True)  # doctest: +SKIP
     """
-    check_plan(plan)
+    for row in live.plans:
+        check_plan(row[0])
+    plan = live.first
     if not 0.01 <= latency <= 5:
         raise ParameterError(f"--latency {latency} is out of range: use 0.01 to 5 seconds")
-    if plan.mode == "mosaic" and style is None:
+    if "mosaic" in live.modes and any(style is None for style in live.styles):
         raise ParameterError("a mosaic plan needs the style's analysis to play")
+    if live.content is None:
+        raise ParameterError("a live set needs the content's analysis to play")
     report = LiveReport()
     stopped: KeyboardInterrupt | None = None
     ahead = max(2, int(np.ceil(latency / plan.frame_seconds)))
     rows = ahead + RING_SLACK
     with tempfile.TemporaryDirectory(prefix="st-live-") as work, \
             connect(server, boot=boot, sample_rate=plan.sr) as (client, booted):
-        session = _Session(client, Path(work))
+        session = Session(client, Path(work))
         session.load_defs()
-        content_buf = session.load_audio("content",
-                                         PlanScore(plan).content_signal(content.signal), plan.sr)
-        style_buf = content_buf
-        if style is not None and plan.mode == "mosaic":
-            style_buf = session.load_audio("style", style.signal, plan.sr)
-        first = client.next_node_id()
-        for _ in range(plan.n_bands + 4):
-            client.next_node_id()
-        ids = Ids(content_buf=content_buf, style_buf=style_buf,
-                  table_buf=session.alloc_table(rows * (plan.n_bands + ROW_EXTRA)),
-                  player=first, group=first + 1, first_node=first + 2,
-                  gain_bus=GAIN_BUS_BASE)
-        score = PlanScore(plan, ids)
-        ring = _Ring(client, score, rows, ahead, report)
+        shape = SetScore(live)
+        content_buf = session.load_audio(
+            "content", shape.chains[0].content_signal(live.content.signal), plan.sr)
+        style_signal = live.style_signal()
+        style_buf = content_buf if style_signal is None else \
+            session.load_audio("style", style_signal, plan.sr)
+        tables = [session.alloc_table(rows * chain.stride) for chain in shape.chains]
+        if tables != list(range(tables[0], tables[0] + len(tables))):
+            raise EngineError("the frame tables' buffers are not consecutive: this is a bug")
+        score = SetScore(live, Ids(content_buf=content_buf, style_buf=style_buf,
+                                   table_buf=tables[0], player=session.node_ids(shape.n_nodes),
+                                   gain_bus=GAIN_BUS_BASE))
+        timeline = Timeline(live)
+        ring = _Ring(client, score.chains, timeline, rows, ahead, report)
         ring.fill(0)
-        start_messages = score.start_messages(rows=rows)
+        start_messages = score.start_messages(rows=rows, dc_hz=OUTPUT_DC_HZ)
         if record is not None:  # exactly the score's length, counted in samples
             start_messages.append(session.start_recording(Path(record).resolve(),
                                                           score.end_time))
@@ -292,72 +159,163 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
         client.on("/st/late", ring.on_late)
         client.sync()
         end_frame = int(np.ceil(score.end_time / plan.frame_seconds)) + 1
+        stop = control.stop_requested if control is not None else threading.Event()
+        if control is not None:
+            control.apply = _StreamControl(client, live, timeline, ring, report).apply
         try:
-            client.send(osc.Bundle(time.time() + latency, tuple(start_messages)))
-            ring.wait(end_frame, timeout=latency + 5.0, on_frame=on_frame)
-            session.wait_recording(timeout=5.0)
+            report.started_at = time.time() + latency
+            client.send(osc.Bundle(report.started_at, tuple(start_messages)))
+            ring.wait(end_frame, timeout=latency + 5.0, on_frame=on_frame, stop=stop)
+            if not stop.is_set():
+                session.wait_recording(timeout=5.0)
         except KeyboardInterrupt as exc:  # Ctrl-C, or a signal that stops the command
             report.interrupted, stopped = True, exc
         finally:
+            if control is not None:
+                control.apply = not_playing
             client.off("/st/frame", ring.on_frame)
             client.off("/st/late", ring.on_late)
-            session.close([ids.player, ids.group])
+            report.stopped = stop.is_set()
+            report.controls = [(float(f), n, v) for f, n, v in timeline.events]
+            report.bad_samples = session.bad_samples(score.count_bus)
+            report.replaced = session.replaced
+            session.close(score.nodes)
         if record is not None and Path(record).is_file():
             trim_wav(Path(record), score.delay_samples, plan.n_samples)
         report.late = ring.late + (booted.late_count if booted is not None else 0)
+        report.audio_rate = ring.audio_rate(plan.sr)
     if stopped is not None:
         raise stopped
     return report
 
 
-class _Ring:
-    """Keeps a ring buffer of frame table rows ``ahead`` frames ahead of the frame the
-    server reports playing, and counts the frames it reports late."""
+class _StreamControl:
+    """Applies control messages to a stream: each goes on the timeline `CONTROL_FRAMES`
+    after the frame playing, and the rows written from there on are written again."""
 
-    def __init__(self, client: ServerClient, score: PlanScore, rows: int, ahead: int,
+    def __init__(self, client: ServerClient, live: LiveSet, timeline: Timeline, ring: _Ring,
                  report: LiveReport) -> None:
-        self.client, self.score, self.rows, self.ahead = client, score, rows, ahead
+        self.client, self.live, self.timeline, self.ring = client, live, timeline, ring
         self.report = report
+
+    def apply(self, name: str, value: float | str) -> None:
+        began = time.perf_counter()
+        if name == "stop":
+            return
+        if name == "mode":
+            if value not in self.live.modes:
+                raise ControlError("not loaded", f"mode {value} was not planned: start with "
+                                   f"--switch-modes to play {' and '.join(MODES)}")
+            value = float(self.live.modes.index(str(value)))
+        if name == "style" and float(value) >= self.live.n_styles:
+            raise ControlError("not loaded", f"style {value:g} is not loaded: "
+                               f"{self.live.n_styles} style(s) were given (0 to "
+                               f"{self.live.n_styles - 1})")
+        with self.ring.lock:
+            if self.ring.estimate() + CONTROL_FRAMES >= self.ring.n_frames:
+                raise ControlError("not playing", "the content has ended")
+            try:
+                frame = self.timeline.add(self.ring.estimate() + CONTROL_FRAMES, name,
+                                          float(value))
+            except ParameterError as error:
+                raise ControlError("not playable", str(error)) from error
+            self.ring.rewrite(frame, frame + FIRST_ROWS)  # the rows needed first
+            self.report.control_frames.append(frame - self.ring.playing)
+        self.client.sync()
+        self.report.control_seconds.append(time.perf_counter() - began)
+        with self.ring.lock:  # reports arrive in order: one of `frame` means it was read
+            if self.ring.playing >= frame:
+                self.report.late_controls += 1
+            self.ring.rewrite(frame + FIRST_ROWS)  # frames ahead: read a while after
+
+
+class _Ring:
+    """Keeps a ring buffer of frame table rows per chain ``ahead`` frames ahead of the
+    frame the server reports playing, from a timeline, and counts the frames it reports
+    late."""
+
+    def __init__(self, client: ServerClient, chains: list[PlanScore], timeline: Timeline,
+                 rows: int, ahead: int, report: LiveReport) -> None:
+        self.client, self.chains, self.timeline = client, chains, timeline
+        self.rows, self.ahead, self.report = rows, ahead, report
+        self.n_frames = chains[0].plan.n_frames
+        self.frame_seconds = chains[0].frame_seconds
         self.written = 0
         self.playing = -1
+        self.seen = time.perf_counter()
+        self.first: tuple[int, float] | None = None  # (frame, arrival) of the first report
+        self.last: tuple[int, float] = (0, 0.0)
         self.late = 0
         self.lock = threading.Lock()
         self.moved = threading.Condition(self.lock)
 
     def fill(self, playing: int) -> None:
         """Write the rows up to ``ahead`` frames after ``playing`` (not yet written)."""
-        stop = min(self.score.plan.n_frames, playing + 1 + self.ahead)
+        stop = min(self.n_frames, playing + 1 + self.ahead)
         while self.written < stop:
             began = time.perf_counter()
             start = self.written
-            end = min(stop, start + self.rows - start % self.rows)  # up to the ring's end
-            self.client.send(self.score.table_message(start, end, self.rows))
+            end = self._send(start, stop)
             spent = (time.perf_counter() - began) / (end - start)
             self.report.send_seconds.extend([spent] * (end - start))
             self.report.frames += end - start
             self.written = end
 
-    def on_frame(self, args: tuple[object, ...], _: float) -> None:
+    def rewrite(self, frame: int, stop: int | None = None) -> None:
+        """Write again the rows from ``frame`` (up to ``stop``) that were written already."""
+        start = max(frame, self.playing + 1)
+        end = self.written if stop is None else min(stop, self.written)
+        while start < end:
+            start = self._send(start, end)
+
+    def _send(self, start: int, stop: int) -> int:
+        """Send every chain's rows from ``start``, up to ``stop`` or the ring's end;
+        returns where they stopped."""
+        end = min(stop, start + self.rows - start % self.rows)
+        for index, chain in enumerate(self.chains):
+            self.client.send(chain.table_message(start, end, self.rows,
+                                                 self.timeline.rows(index, start, end)))
+        return end
+
+    def estimate(self) -> int:
+        """The frame playing now, from the last one reported and the time since."""
+        passed = (time.perf_counter() - self.seen) / self.frame_seconds
+        return self.playing + max(0, int(passed))
+
+    def on_frame(self, args: tuple[object, ...], arrived: float) -> None:
         playing = int(float(args[2]))  # type: ignore[arg-type]
         with self.lock:
-            self.playing = max(self.playing, playing)
+            if playing > self.playing:
+                self.playing, self.seen = playing, arrived
+                self.first = self.first or (playing, arrived)
+                self.last = (playing, arrived)
             self.fill(self.playing)
+            self.timeline.forget_before(self.playing)
             self.moved.notify_all()
+
+    def audio_rate(self, sr: int) -> float | None:
+        """The audio clock's rate against the system clock, from the frame reports (their
+        jitter, a block or so, spread over the whole stream)."""
+        if self.first is None or self.last[1] - self.first[1] < 1.0:
+            return None
+        frames = self.last[0] - self.first[0]
+        return frames * self.frame_seconds * sr / (self.last[1] - self.first[1])
 
     def on_late(self, args: tuple[object, ...], _: float) -> None:
         with self.lock:
             self.late += 1
 
     def wait(self, end_frame: int, *, timeout: float,
-             on_frame: Callable[[int, int], None] | None) -> None:
-        """Wait until the server reports ``end_frame``; `EngineError` if it reports no
-        frame for ``timeout`` seconds."""
-        total = self.score.plan.n_frames
+             on_frame: Callable[[int, int], None] | None,
+             stop: threading.Event | None = None) -> None:
+        """Wait until the server reports ``end_frame`` (or ``stop`` is set); `EngineError`
+        if it reports no frame for ``timeout`` seconds."""
+        total = self.n_frames
         last_note = moved = time.monotonic()
         with self.lock:
-            while self.playing < end_frame:
+            while self.playing < end_frame and not (stop is not None and stop.is_set()):
                 before = self.playing
-                self.moved.wait(timeout=0.5)
+                self.moved.wait(timeout=0.1)
                 now = time.monotonic()
                 if self.playing != before:
                     moved = now
@@ -367,230 +325,3 @@ class _Ring:
                 if on_frame is not None and now - last_note > 1.0:
                     on_frame(min(total, self.playing + 1), total)
                     last_note = now
-
-
-def trim_wav(path: Path, start: int, length: int) -> None:
-    """Keep frames ``start`` to ``start + length`` of a WAV file, in place, in constant time.
-
-    The frames before ``start`` become a ``JUNK`` chunk (which every WAV reader skips) and
-    the file is cut after the last frame kept: nothing is copied, however long the file.
-
-    Examples
-    --------
-    >>> import soundfile as sf
-    >>> sf.write("/tmp/take.wav", np.arange(8.0)[:, None] * [1, 1], 8000, subtype="FLOAT")
-    >>> trim_wav(Path("/tmp/take.wav"), 3, 4)
-    >>> sf.read("/tmp/take.wav")[0][:, 0].tolist()
-    [3.0, 4.0, 5.0, 6.0]
-    """
-    with open(path, "r+b") as handle:
-        riff = handle.read(12)
-        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
-            raise EngineError(f"{path}: the recording is not a RIFF WAV file")
-        position, frame_bytes = 12, 0
-        while True:
-            handle.seek(position)
-            header = handle.read(8)
-            if len(header) < 8:
-                raise EngineError(f"{path}: the recording has no data chunk")
-            name, size = header[:4], struct.unpack("<I", header[4:])[0]
-            if name == b"fmt ":
-                frame_bytes = struct.unpack("<H", handle.read(14)[12:14])[0]
-            if name == b"data":
-                break
-            position += 8 + size + (size & 1)
-        available = size // max(frame_bytes, 1)
-        start = min(start, available)
-        length = min(length, available - start)
-        skip = start * frame_bytes
-        if 0 < skip < 8:
-            raise EngineError(f"{path}: frames of {frame_bytes} bytes are too small to trim")
-        if skip:
-            handle.seek(position)
-            handle.write(b"JUNK" + struct.pack("<I", skip - 8))
-            position += skip
-        data = length * frame_bytes
-        handle.seek(position)
-        handle.write(b"data" + struct.pack("<I", data))
-        end = position + 8 + data
-        handle.seek(end)
-        handle.truncate()
-        if data & 1:
-            handle.write(b"\0")
-            end += 1
-        handle.seek(4)
-        handle.write(struct.pack("<I", end - 8))
-
-
-def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
-                max_boost_db: float, previous: np.ndarray | None = None,
-                smoothing: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Band gains for one live frame: its band shape moved towards the nearest style state.
-
-    ``powers`` are the frame's band powers (lowest first); the state whose mean band
-    shape is nearest the frame's (after exponential smoothing of the shape with weight
-    ``smoothing`` on the ``previous`` one) gives the target. Returns (gains, smoothed
-    shape).
-
-    Examples
-    --------
-    >>> from styletransfer.model import StyleModel
-    >>> rng = np.random.default_rng(0)
-    >>> from styletransfer.analysis import analyse
-    >>> model = StyleModel(2).fit([analyse(rng.standard_normal((1, 8192)), 22050, level=3)])
-    >>> gains, shape = frame_gains(np.array([1.0, 1.0, 1.0, 1.0]), model, 1.0, 24.0)
-    >>> gains.shape, bool(np.all(gains > 0))
-    ((4,), True)
-    """
-    from ..transfer import band_gains
-
-    energy = np.maximum(np.asarray(powers, dtype=np.float64), 0.0)[None, :]
-    total = energy.sum(axis=1)
-    floor = max(float(total[0]), 1e-20) * 1e-8
-    shape = np.log(energy[0] + floor / energy.shape[1]) - np.log(total[0] + floor)
-    if previous is not None:
-        shape = smoothing * previous + (1 - smoothing) * shape
-    state = int(np.argmin(((model.shape_mean_ - shape) ** 2).sum(axis=1)))
-    wanted = (1 - strength) * shape + strength * model.shape_mean_[state]
-    gains = band_gains(energy, wanted[None, :], total, max_boost_db=max_boost_db)[0]
-    return gains, shape
-
-
-def check_input_bands(bands_per_octave: int) -> None:
-    """Raise `ParameterError` unless ``bands_per_octave`` is 1: ``st_analyser`` measures a
-    live input in octave bands only (plans with finer bands stream with `stream_plan`).
-
-    Examples
-    --------
-    >>> check_input_bands(1)
-    >>> check_input_bands(4)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    styletransfer.errors.ParameterError: live input is measured in octave bands only, not 4 ...
-    """
-    if bands_per_octave != 1:
-        raise ParameterError(f"live input is measured in octave bands only, not "
-                             f"{bands_per_octave} bands per octave: learn the style with "
-                             "--bands-per-octave 1")
-
-
-def style_input(model: StyleModel, *, server: str | None = None, boot: bool = False,
-                strength: float = 0.8, max_boost_db: float = 24.0,
-                input_file: str | os.PathLike[str] | None = None,
-                seconds: float | None = None, record: str | os.PathLike[str] | None = None,
-                ) -> LiveReport:
-    """Style a live input after ``model``, on a SuperCollider server, until stopped.
-
-    The input is the server's first two hardware inputs, or ``input_file`` played into
-    the chain instead (for rehearsal without an interface). Runs for ``seconds``, to the
-    end of ``input_file``, or until Ctrl-C. Each frame's loop time (analysis arriving ->
-    gains confirmed by the server) goes into the report. ``model`` must have one band
-    per octave (a `ParameterError` otherwise).
-
-    Examples
-    --------
-    >>> style_input(model, boot=True, input_file="take.wav")  # doctest: +SKIP
-    """
-    sr, level, hop = model.sr_, model.level_, model.hop_
-    check_input_bands(model.bands_per_octave_)
-    n_bands = model.n_bands_
-    stopped: KeyboardInterrupt | None = None
-    if seconds is not None and not 0 < seconds <= 1e6:
-        raise ParameterError(f"--seconds {seconds} is out of range: use a number of seconds "
-                             "above 0")
-    if n_bands > MAX_BANDS:
-        raise ParameterError(f"the style has {n_bands} bands; live input measures at most "
-                             f"{MAX_BANDS}: learn it with --levels {MAX_BANDS - 1} or fewer")
-    report = LiveReport()
-    with tempfile.TemporaryDirectory(prefix="st-input-") as work, \
-            connect(server, boot=boot, sample_rate=sr) as (client, booted):
-        session = _Session(client, Path(work))
-        session.load_defs()
-        status = client.status()
-        hardware_in = SC_CHANNELS  # the first input bus follows the output buses
-        in_bus, duration = hardware_in, seconds
-        start: list[osc.Message] = []
-        first = client.next_node_id()
-        for _ in range(n_bands + 3):
-            client.next_node_id()
-        player, analyser = first, first + 1
-        if input_file is not None:
-            signal, file_sr = read(input_file)
-            buf = session.load_audio("input", signal[:SC_CHANNELS], file_sr)
-            start.append(osc.s_new("st_play", player, osc.AddAction.HEAD, 0,
-                                   {"buf": buf, "out_bus": CONTENT_BUS}))
-            in_bus = CONTENT_BUS
-            length = signal.shape[1] / file_sr
-            duration = length if duration is None else min(duration, length)
-        plan = RenderPlan.identity(sr=int(status.nominal_sr or sr), n_samples=hop,
-                                   n_channels=SC_CHANNELS, wavelet=model.wavelet_,
-                                   level=level, hop=hop)
-        ids = Ids(player=player, group=first + 2, first_node=first + 3,
-                  gain_bus=GAIN_BUS_BASE)
-        score = PlanScore(plan, ids)
-        edges = crossover_edges(plan)
-        padded = edges + [edges[-1]] * (MAX_BANDS - 1 - len(edges))
-        start += [score.gain_message(0), *score.equaliser_messages(in_bus=in_bus)]
-        start += [osc.s_new("st_analyser", analyser, osc.AddAction.BEFORE, ids.group,
-                            {"in_bus": in_bus, "frame": hop}),
-                  osc.n_setn(analyser, "edges", padded)]
-        if record is not None:
-            start.append(session.start_recording(Path(record).resolve()))
-        loop = _InputLoop(client, model, score, strength, max_boost_db, n_bands, report)
-        client.on("/st/bands", loop.on_bands)
-        client.on("/synced", loop.on_synced)
-        client.send(osc.Bundle.now(start))
-        try:
-            began = time.monotonic()
-            while duration is None or time.monotonic() - began < duration:
-                time.sleep(0.05)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal that stops the command
-            report.interrupted, stopped = True, exc
-        finally:
-            client.off("/st/bands", loop.on_bands)
-            session.close([player, analyser, ids.group])
-        if booted is not None:
-            report.late = booted.late_count
-    if stopped is not None:
-        raise stopped
-    return report
-
-
-class _InputLoop:
-    """Answers each ``/st/bands`` with the frame's gains and measures the loop time."""
-
-    SYNC_BASE = 1_000_000
-
-    def __init__(self, client: ServerClient, model: StyleModel, score: PlanScore,
-                 strength: float, max_boost_db: float, n_bands: int,
-                 report: LiveReport) -> None:
-        self.client, self.model, self.score = client, model, score
-        self.strength, self.max_boost_db, self.n_bands = strength, max_boost_db, n_bands
-        self.report = report
-        self.shape: np.ndarray | None = None
-        self.pending: dict[int, float] = {}
-        self.lock = threading.Lock()
-        self.count = 0
-
-    def on_bands(self, args: tuple[object, ...], arrived: float) -> None:
-        powers = np.array([float(v) for v in args[2: 2 + self.n_bands]  # type: ignore[arg-type]
-                           ])
-        gains, self.shape = frame_gains(powers, self.model, self.strength, self.max_boost_db,
-                                        self.shape)
-        with self.lock:
-            self.count += 1
-            sync_id = self.SYNC_BASE + self.count
-            self.pending[sync_id] = arrived
-        self.client.send(osc.Bundle.now([osc.c_setn(self.score.ids.gain_bus,
-                                                    [float(g) for g in gains]),
-                                         osc.sync(sync_id)]))
-        self.report.frames += 1
-        self.report.send_seconds.append(time.perf_counter() - arrived)
-
-    def on_synced(self, args: tuple[object, ...], arrived: float) -> None:
-        if not args or not isinstance(args[0], int):
-            return
-        with self.lock:
-            sent = self.pending.pop(args[0], None)
-        if sent is not None:
-            self.report.loop_seconds.append(arrived - sent)

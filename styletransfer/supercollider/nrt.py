@@ -2,7 +2,8 @@
 
 The score (`PlanScore.nrt_bundles`), the audio and the frame table it reads are
 written to a folder, scsynth renders them to a file, and the result is trimmed by the
-score's delay to the plan's length.
+score's delay to the plan's length. `render_set` renders a live set under a timeline of
+controls the same way: what a live stream of it played.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -19,8 +23,11 @@ from ..analysis import Analysis
 from ..errors import EngineError, ParameterError
 from ..plan import RenderPlan
 from . import osc
+from .osc import Bundle
 from .process import find_executable
 from .score import SC_CHANNELS, PlanScore, check_plan, write_stereo, write_table
+from .setscore import SetScore
+from .timeline import LiveSet, Timeline
 
 
 def find_scsynth() -> str:
@@ -30,7 +37,8 @@ def find_scsynth() -> str:
 
 def render_nrt(plan: RenderPlan, content: Analysis | None = None,
                style: Analysis | None = None, *, scsynth: str | None = None,
-               keep_score: str | os.PathLike[str] | None = None) -> np.ndarray:
+               keep_score: str | os.PathLike[str] | None = None,
+               dc_hz: float = 0.0) -> np.ndarray:
     """Render ``plan`` with ``scsynth -N`` and return ``(plan.n_channels, plan.n_samples)``.
 
     Parameters
@@ -45,6 +53,10 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     keep_score : path, optional
         A folder to keep the score in (``score.osc`` with the audio it reads and
         ``render.sh``, the command that renders it); by default all is temporary.
+    dc_hz : float
+        Cutoff of the DC filter in the safety stage the score ends in (0: none, as
+        offline renders have it; a live run uses
+        `styletransfer.supercollider.session.OUTPUT_DC_HZ`).
 
     Raises
     ------
@@ -68,33 +80,89 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     if plan.mode == "mosaic" and style is None:
         raise ParameterError("a mosaic plan needs the style's analysis to render")
     score = PlanScore(plan)
+
+    def bundles(content_path: str, style_path: str | None, tables: list[str]) -> list[Bundle]:
+        return score.nrt_bundles(content_path, style_path, tables[0], dc_hz=dc_hz)
+
+    source = content if content is not None else style
+    assert source is not None
+    signal = (content.signal if content is not None  # a synthesis: a silent guide
+              else np.zeros((plan.n_channels, 1), dtype=source.signal.dtype))
+    job = _Job(plan, score.delay_samples, score.content_signal(signal),
+               style.signal if plan.mode == "mosaic" and style is not None else None,
+               [score.table()], bundles, source.signal.dtype)
     if keep_score is not None:
         folder = Path(keep_score)
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
         folder.mkdir(parents=True, exist_ok=True)
-        return _render_in(score, content, style, folder.resolve(), executable, keep=True)
+        return _render_in(job, folder.resolve(), executable, keep=True)
     with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
-        return _render_in(score, content, style, Path(work), executable, keep=False)
+        return _render_in(job, Path(work), executable, keep=False)
 
 
-def _render_in(score: PlanScore, content: Analysis | None, style: Analysis | None,
-               folder: Path, executable: str, *, keep: bool) -> np.ndarray:
-    plan = score.plan
-    content_path, table_path = folder / "content.wav", folder / "frames.wav"
-    source = content if content is not None else style
-    assert source is not None
-    signal = (content.signal if content is not None
-              else np.zeros((plan.n_channels, 1), dtype=source.signal.dtype))
-    write_stereo(content_path, score.content_signal(signal), plan.sr)
-    write_table(table_path, score.table(), plan.sr)
+def render_set(live: LiveSet, timeline: Timeline | None = None, *,
+               scsynth: str | None = None, dc_hz: float = 0.0) -> np.ndarray:
+    """Render ``live`` offline as a live stream plays it under ``timeline``'s controls.
+
+    The frames follow the audio clock in both, so the result is what a live recording of
+    the same controls, at the same frames, holds (a live run reports them:
+    `LiveReport.controls`); with ``dc_hz`` the output stage a live run has. Returns
+    ``(n_channels, n_samples)``.
+
+    Examples
+    --------
+    >>> live = LiveSet.single(plan, content, None, recipe)  # doctest: +SKIP
+    >>> timeline = Timeline(live)  # doctest: +SKIP
+    >>> timeline.add(100, "strength", 0.2)  # doctest: +SKIP
+    >>> audio = render_set(live, timeline, dc_hz=OUTPUT_DC_HZ)  # doctest: +SKIP
+    """
+    plan = live.first
+    for row in live.plans:
+        check_plan(row[0])
+    if live.content is None:
+        raise ParameterError("a live set needs the content's analysis to render")
+    timeline = timeline or Timeline(live)
+    score = SetScore(live)
+
+    def bundles(content_path: str, style_path: str | None, tables: list[str]) -> list[Bundle]:
+        return score.nrt_bundles(content_path, style_path, tables, dc_hz=dc_hz)
+
+    job = _Job(plan, score.delay_samples, score.chains[0].content_signal(live.content.signal),
+               live.style_signal(), [timeline.table(c) for c in range(len(live.plans))],
+               bundles, live.content.signal.dtype)
+    with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
+        return _render_in(job, Path(work), scsynth or find_scsynth(), keep=False)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one render writes and reads back."""
+
+    plan: RenderPlan
+    delay: int
+    content: np.ndarray
+    style: np.ndarray | None
+    tables: list[np.ndarray]
+    bundles: Callable[[str, str | None, list[str]], list[Bundle]]
+    dtype: np.dtype[Any]
+
+
+def _render_in(job: _Job, folder: Path, executable: str, *, keep: bool) -> np.ndarray:
+    plan = job.plan
+    content_path = folder / "content.wav"
+    write_stereo(content_path, job.content, plan.sr)
+    table_paths = [folder / ("frames.wav" if index == 0 else f"frames{index + 1}.wav")
+                   for index in range(len(job.tables))]
+    for path, table in zip(table_paths, job.tables, strict=True):
+        write_table(path, table, plan.sr)
     style_path = None
-    if plan.mode == "mosaic" and style is not None:
+    if job.style is not None:
         style_path = folder / "style.wav"
-        write_stereo(style_path, style.signal, plan.sr)
+        write_stereo(style_path, job.style, plan.sr)
     score_path, out_path = folder / "score.osc", folder / "render.wav"
-    bundles = score.nrt_bundles(str(content_path), str(style_path) if style_path else None,
-                                str(table_path))
+    bundles = job.bundles(str(content_path), str(style_path) if style_path else None,
+                          [str(path) for path in table_paths])
     score_path.write_bytes(osc.encode_score(bundles))
     command = [executable, "-N", str(score_path), "_", str(out_path), str(plan.sr), "WAV",
                "float", "-o", str(SC_CHANNELS)]
@@ -111,9 +179,9 @@ def _render_in(score: PlanScore, content: Analysis | None, style: Analysis | Non
     rendered, rate = sf.read(out_path, dtype="float32", always_2d=True)
     if not keep:
         out_path.unlink()
-    start = score.delay_samples
+    start = job.delay
     if rate != plan.sr or rendered.shape[0] < start + plan.n_samples:
         raise EngineError(f"scsynth rendered {rendered.shape[0]} samples at {rate} Hz, "
                           f"expected {start + plan.n_samples} at {plan.sr} Hz")
     out = rendered[start: start + plan.n_samples, : plan.n_channels].T
-    return np.ascontiguousarray(out, dtype=source.signal.dtype)
+    return np.ascontiguousarray(out, dtype=job.dtype)

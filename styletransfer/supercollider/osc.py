@@ -3,6 +3,13 @@
 Every command is small, immutable data with a ``to_osc()`` method, so it can be checked
 byte for byte without a server. Live bundles carry NTP timetags (seconds since 1900);
 bundles in a non-real-time score carry seconds from the start of the score.
+
+Nothing non-finite is ever encoded: a `Message` refuses a NaN or infinite float argument
+with a `ParameterError` when it is made, whatever builds it (``/c_setn`` gains, ``/b_setn``
+rows of a frame table, ``/n_set`` controls, a score). A value is refused rather than
+replaced, because no replacement is right for every control (0 is silence for a gain, but
+a crossover at 0 Hz for a frequency); the sources make finite values, and this is the last
+guard before a server, where NaN on a bus silences everything downstream until a restart.
 """
 
 from __future__ import annotations
@@ -48,13 +55,23 @@ class AddAction(IntEnum):
     REPLACE = 4
 
 
+def _check_float(value: float) -> float:
+    """``value`` if it is finite and fits in a float32, else `ParameterError`."""
+    if not math.isfinite(value):
+        raise ParameterError(f"OSC float {value} is not finite: a server must never get NaN "
+                             "or infinity; give a finite number")
+    if abs(value) > _FLOAT32_MAX:
+        raise ParameterError(f"OSC float {value} does not fit in 32 bits: "
+                             f"use a value of at most {_FLOAT32_MAX:.3e} in size")
+    return value
+
+
 def _normalise_arg(value: object) -> Arg:
     """Turn a Python or numpy scalar into one of the four OSC argument types."""
     if type(value) is float:  # most arguments (band gains): checked without the chain below
-        if abs(value) > _FLOAT32_MAX and math.isfinite(value):
-            raise ParameterError(f"OSC float {value} does not fit in 32 bits: "
-                                 f"use a value of at most {_FLOAT32_MAX:.3e} in size")
-        return value
+        if -_FLOAT32_MAX <= value <= _FLOAT32_MAX:  # false for NaN and infinity too
+            return value
+        return _check_float(value)
     if isinstance(value, bool | np.bool_):
         return int(value)
     if isinstance(value, int | np.integer):
@@ -64,11 +81,7 @@ def _normalise_arg(value: object) -> Arg:
                                  f"use a value from {_INT32_MIN} to {_INT32_MAX}")
         return number
     if isinstance(value, float | np.floating):
-        real = float(value)
-        if math.isfinite(real) and abs(real) > _FLOAT32_MAX:
-            raise ParameterError(f"OSC float {real} does not fit in 32 bits: "
-                                 f"use a value of at most {_FLOAT32_MAX:.3e} in size")
-        return real
+        return _check_float(float(value))
     if isinstance(value, str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
@@ -83,7 +96,8 @@ class Message:
 
     Arguments are stored as plain Python values: bools and numpy integers become ``int``
     (OSC ``i``, int32), numpy floats become ``float`` (OSC ``f``, float32), ``str`` is
-    OSC ``s`` and ``bytes`` is OSC ``b`` (blob).
+    OSC ``s`` and ``bytes`` is OSC ``b`` (blob). A NaN or infinite float is refused
+    (`ParameterError`): nothing non-finite reaches a server.
 
     Examples
     --------
@@ -91,6 +105,10 @@ class Message:
     b'/n_free\\x00,i\\x00\\x00\\x00\\x00\\x03\\xe8'
     >>> Message("/n_set", (np.int64(5), "amp", np.float32(0.5))).args
     (5, 'amp', 0.5)
+    >>> Message("/c_setn", (900, 2, 1.0, float("nan")))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    styletransfer.errors.ParameterError: OSC float nan is not finite: ...
     """
 
     address: str
@@ -445,6 +463,17 @@ def c_setn(bus: int, values: Sequence[float]) -> Message:
     """
     numbers = [float(value) for value in values]
     return Message("/c_setn", (bus, len(numbers), *numbers))
+
+
+def c_getn(bus: int, count: int) -> Message:
+    """``/c_getn``: ask for ``count`` control bus values from ``bus``; replies ``/c_setn``.
+
+    Examples
+    --------
+    >>> c_getn(900, 3).args
+    (900, 3)
+    """
+    return Message("/c_getn", (bus, count))
 
 
 def g_new(group_id: int, add_action: AddAction | int = AddAction.HEAD,

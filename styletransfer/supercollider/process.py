@@ -167,6 +167,10 @@ class BootedServer:
         Hardware input and output channels (``-i``, ``-o``).
     timeout
         Seconds to wait for JACK and for scsynth's first ``/status`` answer.
+    pace
+        How fast a dummy JACK started here runs against the system clock (1: real time;
+        1.02 runs 2 % fast): a sound card whose clock is off its nominal rate, for tests
+        of timing. Other than 1, a private JACK is always started.
 
     Examples
     --------
@@ -178,7 +182,10 @@ class BootedServer:
 
     def __init__(self, *, port: int | None = None, sample_rate: int = 48000, period: int = 64,
                  block_size: int = 64, n_inputs: int = 2, n_outputs: int = 2,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, pace: float = 1.0) -> None:
+        if not 0.5 <= pace <= 2.0:
+            raise EngineError(f"a dummy JACK pace of {pace} is out of range: use 0.5 to 2")
+        self.pace = pace
         self.host = "127.0.0.1"
         self.port = free_udp_port(self.host) if port is None else port
         self.sample_rate = sample_rate
@@ -216,7 +223,7 @@ class BootedServer:
         env = dict(os.environ, JACK_NO_START_SERVER="1")
         deadline = time.monotonic() + self.timeout
         try:
-            if not _jack_running(jack_wait, env):
+            if self.pace != 1.0 or not _jack_running(jack_wait, env):
                 env["JACK_DEFAULT_SERVER"] = self._start_jack(jack_wait, env, deadline)
             self._start_scsynth(scsynth, env, deadline)
         except BaseException:
@@ -234,7 +241,7 @@ class BootedServer:
                 continue
             # the dummy driver paces itself by -w (microseconds a period): without it, it
             # runs at its default pace whatever the period, slower or faster than real time
-            wait = round(1e6 * self.period / self.sample_rate)
+            wait = round(1e6 * self.period / self.sample_rate / self.pace)
             command = [jackd, "-s", "-n", name, "-R", "-d", "dummy", "-r",
                        str(self.sample_rate), "-p", str(self.period), "-w", str(wait)]
             process = self._spawn(command, env)

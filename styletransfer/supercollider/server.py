@@ -319,6 +319,11 @@ class ServerClient:
             sync_id, self._next_sync = self._next_sync, self._next_sync + 1
         self.request(osc.sync(sync_id), "/synced", match=(sync_id,), timeout=timeout)
 
+    def get_controls(self, bus: int, count: int = 1) -> list[float]:
+        """The values of ``count`` control buses from ``bus`` (``/c_getn``)."""
+        args = self.request(osc.c_getn(bus, count), "/c_setn", match=(bus,))
+        return [float(value) for value in args[2: 2 + count]]
+
     def load_defs_dir(self, path: str) -> None:
         """Load every compiled SynthDef in a folder on the server's machine."""
         try:
