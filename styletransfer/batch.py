@@ -106,7 +106,8 @@ def check_batch(styles: Sequence[str | os.PathLike[str]], *, preset: str | None,
         raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
     subtype = audio.normalise_subtype(subtype)
     check_engine(engine, None)
-    settings = load_preset(preset).settings if preset else Settings()
+    settings = (load_preset(preset).check_kind(synthesis=False).settings if preset
+                else Settings())
     settings.updated(options or {}).checked()
     models = [s for s in styles if str(s).lower().endswith(MODEL_SUFFIX)]
     if models and len(styles) > 1:
