@@ -127,16 +127,7 @@ def _checked_preset(path: Path, data: dict[str, Any]) -> Preset:
     if not description or not description.strip():
         raise ParameterError(f"{path}: key 'description' is missing or empty: add a one-line "
                              "description")
-    for key, value in data.items():
-        if key not in types:
-            raise ParameterError(f"{path}: unknown key {key!r}: use description or "
-                                 f"{', '.join(types)}")
-        wanted = types[key]
-        ok = (isinstance(value, wanted) if wanted is not float
-              else isinstance(value, int | float)) and not isinstance(value, bool)
-        if not ok:
-            shown = repr(value) if len(repr(value)) <= 30 else type(value).__name__
-            raise ParameterError(f"{path}: key {key!r} must be {wanted.__name__}, got {shown}")
+    _check_types(path, data, types, where="", known=f"description or {', '.join(types)}")
     values = {k: float(v) if types[k] is float else v for k, v in data.items()}
     try:
         Settings().updated(values).checked()
@@ -147,23 +138,29 @@ def _checked_preset(path: Path, data: dict[str, Any]) -> Preset:
                   synth=synth_values)
 
 
+def _check_types(path: Path, table: dict[str, Any], types: dict[str, type], *, where: str,
+                 known: str) -> None:
+    """Raise `ParameterError` for a key of ``table`` not in ``types`` or of the wrong type
+    (an int is a float; a bool is neither); ``where`` names the table in messages."""
+    for key, value in table.items():
+        if key not in types:
+            raise ParameterError(f"{path}: unknown key {key!r}{where}: use {known}")
+        wanted = types[key]
+        ok = (isinstance(value, wanted) if wanted is not float
+              else isinstance(value, int | float)) and not isinstance(value, bool)
+        if not ok:
+            shown = repr(value) if len(repr(value)) <= 30 else type(value).__name__
+            raise ParameterError(f"{path}: key {key!r}{where} must be {wanted.__name__}, "
+                                 f"got {shown}")
+
+
 def _checked_synth(path: Path, table: Any) -> dict[str, Any]:
     """The ``[synth]`` table of a synthesis preset, each key checked like the others."""
     types = synth_field_types()
     if not isinstance(table, dict):
         raise ParameterError(f"{path}: key 'synth' must be a table ([synth]) of "
                              f"{', '.join(types)}")
-    for key, value in table.items():
-        if key not in types:
-            raise ParameterError(f"{path}: unknown key {key!r} in [synth]: use "
-                                 f"{', '.join(types)}")
-        wanted = types[key]
-        ok = (isinstance(value, wanted) if wanted is not float
-              else isinstance(value, int | float)) and not isinstance(value, bool)
-        if not ok:
-            shown = repr(value) if len(repr(value)) <= 30 else type(value).__name__
-            raise ParameterError(f"{path}: key {key!r} in [synth] must be {wanted.__name__}, "
-                                 f"got {shown}")
+    _check_types(path, table, types, where=" in [synth]", known=", ".join(types))
     values = {k: float(v) if types[k] is float else v for k, v in table.items()}
     try:
         SynthSettings().updated(values).checked()
