@@ -738,9 +738,7 @@ def _control_listener(args: argparse.Namespace) -> Iterator[Any]:
 
 def _live_input(args: argparse.Namespace, control: Any) -> int:
     from .supercollider.live import style_input
-    from .supercollider.session import check_server
 
-    check_server(args.server)  # before the styles are learnt
     models = [_live_model(args, group) for group in args.style]
     report = style_input(models[0], server=args.server, boot=args.boot,
                          strength=args.strength if args.strength is not None else 0.8,
@@ -757,9 +755,7 @@ def _live_input(args: argparse.Namespace, control: Any) -> int:
 def _live_stream(args: argparse.Namespace, control: Any) -> int:
     from .files import live_set_files
     from .supercollider.live import stream_set
-    from .supercollider.session import check_server
 
-    check_server(args.server)  # before the planning, which takes its time
     _preload_models()
     live = live_set_files(args.content, args.style, preset=args.preset,
                           options=_settings_options(args), switch_modes=args.switch_modes)
