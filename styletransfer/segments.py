@@ -31,7 +31,7 @@ from .model import StyleModel
 from .neighbours import corpus_search
 from .plan import RenderPlan
 from .settings import Settings
-from .sources import CHROMA_STEPS, Grid, join, read_frames
+from .sources import CHROMA_STEPS, Grid, read_frames
 
 #: Files read at once for a mosaic.
 READERS = max(1, min(4, os.cpu_count() or 1))
@@ -147,7 +147,9 @@ def read_segments(model: StyleModel, segments: np.ndarray, *, n_channels: int,
     # transform release the GIL)
     with ThreadPoolExecutor(READERS) as readers:
         parts = [part for parts in readers.map(read, sorted(by_file)) for part in parts]
-    whole = join(parts)
+    from .transfer import concatenate  # transfer imports this module
+
+    whole = concatenate(parts)
     return SegmentAnalysis(coeffs=whole.coeffs, sr=whole.sr, wavelet=whole.wavelet,
                            level=whole.level, hop=whole.hop, n_samples=whole.n_samples,
                            energy=whole.energy, crest=whole.crest, signal=whole.signal,

@@ -356,20 +356,6 @@ def frame_range(a: Analysis, lo: int, hi: int) -> Analysis:
                     signal=signal, bands_per_octave=a.bands_per_octave)
 
 
-def join(parts: Sequence[Analysis]) -> Analysis:
-    """Analyses of whole frames played one after another, as one analysis."""
-    first = parts[0]
-    return Analysis(
-        coeffs=[np.concatenate(bands, axis=1) for bands in zip(*(p.coeffs for p in parts),
-                                                               strict=True)],
-        sr=first.sr, wavelet=first.wavelet, level=first.level, hop=first.hop,
-        n_samples=sum(p.n_frames for p in parts) * first.hop,
-        energy=np.concatenate([p.energy for p in parts]),
-        crest=np.concatenate([p.crest for p in parts]),
-        signal=np.concatenate([p.signal for p in parts], axis=1),
-        bands_per_octave=first.bands_per_octave)
-
-
 def _excerpt(handle: sf.SoundFile, grid: Grid, lo: int, hi: int, exponent: int,
              path: str | os.PathLike[str], *, keep: tuple[int, int],
              raw: np.ndarray | None = None, chroma: bool = False,
