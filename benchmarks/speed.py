@@ -12,8 +12,9 @@ every run) and prints the real-time factor with that cost taken out, which is wh
 files approach. The last column is the cost per minute of audio (wall time without
 start-up, divided by the minutes) relative to the reference length's (1 minute when
 measured): 1.0 all along means linear growth. With ``--presets`` the other built-in
-presets also run (numpy engine). With ``--plot`` every job runs a second time with
-``--plot OUT.png`` and what the picture adds is printed. Targets are printed for
+presets also run (numpy engine). With ``--plot`` every job also runs with ``--plot
+OUT.png``, its runs taking turns with the plain ones so that a machine's drifting speed
+falls on both alike, and what the picture adds is printed. Targets are printed for
 information: the exit code is always 0.
 
 Usage::
@@ -166,11 +167,23 @@ def run_once(command: list[str]) -> Timing:
 
 def benchmark(job: Job, content: Path, style: Path, out: Path, repeat: int) -> Timing:
     """Fastest of ``repeat`` runs of ``job``, with the largest peak RSS of them all."""
-    command = [sys.executable, "-m", "styletransfer", "run", str(content), "--style", str(style),
-               "-o", str(out), *job.options, "--force", "--quiet"]
-    runs = [run_once(command) for _ in range(repeat)]
-    best = min(runs, key=lambda run: run.wall)
-    return Timing(wall=best.wall, cpu=best.cpu, rss_mib=max(run.rss_mib for run in runs))
+    return benchmark_turns([job], content, style, out, repeat)[0]
+
+
+def benchmark_turns(jobs: list[Job], content: Path, style: Path, out: Path,
+                    repeat: int) -> list[Timing]:
+    """`benchmark` of each of ``jobs``, their runs taking turns (one of each, ``repeat``
+    times), so that they are compared on the same machine state."""
+    commands = [[sys.executable, "-m", "styletransfer", "run", str(content), "--style",
+                 str(style), "-o", str(out), *job.options, "--force", "--quiet"]
+                for job in jobs]
+    runs = [[run_once(command) for command in commands] for _ in range(repeat)]
+    timings = []
+    for column in zip(*runs, strict=True):
+        best = min(column, key=lambda run: run.wall)
+        timings.append(Timing(wall=best.wall, cpu=best.cpu,
+                              rss_mib=max(run.rss_mib for run in column)))
+    return timings
 
 
 def jobs(engines: tuple[str, ...] = ENGINES, only: str | None = None, *,
@@ -294,18 +307,17 @@ def main(argv: list[str] | None = None) -> int:
             write_content(content, seconds)
             runs = 1 if seconds >= ONCE_FROM else repeat
             for job in jobs(engines, args.only, presets=args.presets):
-                timing = benchmark(job, content, style, folder / "out.wav", runs)
-                rows.append(Row(job, seconds, timing, runs))
-                print(f"  {job.label} {length_label(seconds)}: {timing.wall:.2f} s",
+                drawn = Job(job.label, job.engine, job.mode, job.preset,
+                            (*job.options, "--plot", str(folder / "out.png")))
+                timings = benchmark_turns([job, *([drawn] if args.plot else [])], content,
+                                          style, folder / "out.wav", runs)
+                rows.append(Row(job, seconds, timings[0], runs))
+                print(f"  {job.label} {length_label(seconds)}: {timings[0].wall:.2f} s",
                       file=sys.stderr, flush=True)
                 if args.plot:
-                    drawn = Job(job.label, job.engine, job.mode, job.preset,
-                                (*job.options, "--plot", str(folder / "out.png")))
-                    plotted[(job.label, seconds)] = benchmark(drawn, content, style,
-                                                              folder / "out.wav", runs)
+                    plotted[(job.label, seconds)] = timings[1]
                     print(f"  {job.label} {length_label(seconds)} --plot: "
-                          f"{plotted[(job.label, seconds)].wall:.2f} s", file=sys.stderr,
-                          flush=True)
+                          f"{timings[1].wall:.2f} s", file=sys.stderr, flush=True)
     rows.sort(key=lambda row: (jobs(engines, args.only, presets=args.presets).index(row.job),
                                row.seconds))
     load = os.getloadavg()

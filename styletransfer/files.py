@@ -37,6 +37,7 @@ from .transfer import (
     matches,
     mosaic_sources,
     plan_transfer,
+    plan_with_recipe,
     render_plan,
 )
 
@@ -121,33 +122,37 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
     if measure and not style_audio:
         raise ParameterError(f"{styles[0]}: holds no audio to measure the result against: "
                              "give the style's audio files, or leave out --measure")
-    plan, content_analysis, style_analysis = plan_transfer(
-        y, sr, style_audio, settings=settings, model=model, progress=progress,
-        sources={"content": str(content), "styles": [str(s) for s in styles]})
+    planned = plan_with_recipe(y, sr, style_audio, settings=settings, model=model,
+                               progress=progress, sources={"content": str(content),
+                                                           "styles": [str(s) for s in styles]})
+    plan, content_analysis, style_analysis = planned.plan, planned.content, planned.style
     if progress is not None:
         progress("rendering")
     exponent = audio.working_exponent(y)
-    result = np.ldexp(render_plan(plan, content_analysis, style_analysis, engine=engine,
-                                  keep_score=keep_score), -exponent)
     targets = [out, *([plan_path] if plan_path else []), *([picture] if picture else [])]
-    from .plot import load_matplotlib
-
-    with (ThreadPoolExecutor(max_workers=1) as pool,
-          atomic_targets(targets, force=force) as temps):  # every file, or none
-        # matplotlib is imported while the audio is written (in libsndfile, not in Python)
-        imported = pool.submit(load_matplotlib) if picture is not None else None
-        gain = audio.write_file(temps[0], result, sr, subtype=subtype, container=out.suffix)
-        if plan_path is not None:
-            plan.save(temps[1])
-        if imported is not None:
+    with (atomic_targets(targets, force=force) as temps,  # every file, or none
+          ThreadPoolExecutor(max_workers=1) as pool):
+        # the audio is rendered, then written, in a second thread (in numpy, PyWavelets and
+        # libsndfile, not in Python) while the picture is drawn in this one
+        rendered = pool.submit(_render, plan, content_analysis, style_analysis, engine=engine,
+                               keep_score=keep_score, exponent=exponent)
+        written = pool.submit(lambda: audio.write_file(temps[0], rendered.result(), sr,
+                                                       subtype=subtype, container=out.suffix))
+        if picture is not None:
             if progress is not None:
                 progress("drawing")
             style_energy = (style_analysis.energy if style_analysis is not None
+                            else planned.style_energy if planned.style_energy is not None
                             else _style_energy(style_audio, plan))
-            measures = (_measures(y, style_audio, result * gain, sr) if measure else None)
-            imported.result()
-            _draw_run(temps[-1], plan, content_analysis.energy, result, style_energy,
-                      style_frames=_style_frames(plan, style_audio), measures=measures)
+            measures = (_measures(y, style_audio, rendered.result() * written.result(), sr)
+                        if measure else None)
+            _draw_run(temps[-1], plan, content_analysis.energy,
+                      lambda: _band_energy(rendered.result(), plan),  # while it is written
+                      style_energy, style_frames=_style_frames(plan, style_audio),
+                      measures=measures)
+        gain = written.result()
+        if plan_path is not None:
+            plan.save(temps[1])
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
@@ -296,7 +301,8 @@ def plot_plan_file(plan_path: str | os.PathLike[str], picture: str | os.PathLike
                                  f"makes {plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): "
                                  "give the right file with --output, or none to render it")
     else:
-        result = np.ldexp(render_plan(plan, content_analysis, style_analysis), -exponent)
+        result = _render(plan, content_analysis, style_analysis, engine="numpy", keep_score=None,
+                         exponent=exponent)
     if measure and not tracks:
         raise ParameterError(f"{style_paths[0]}: holds no audio to measure the result against: "
                              "give the style's audio files with --style")
@@ -482,19 +488,25 @@ def _check_picture(picture: str | os.PathLike[str] | None, measure: bool, *,
     return check_png_target(picture, inputs=inputs, force=force)
 
 
-def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray, output: np.ndarray,
-              style: np.ndarray | None, *, style_frames: int | None,
-              measures: Mapping[str, float] | None) -> None:
-    """Draw the run's picture (`plot.run_figure`) into ``path``; the band energy of the
-    ``output`` audio is measured in a second thread (in PyWavelets, not in Python) while the
-    other panels are drawn."""
-    from .plot import run_figure, write_png
+def _render(plan: RenderPlan, content: Analysis, style: Analysis | None, *, engine: str,
+            keep_score: str | os.PathLike[str] | None, exponent: int) -> np.ndarray:
+    """``plan`` rendered, scaled back by ``2 ** -exponent`` (`audio.working_exponent`)."""
+    return np.ldexp(render_plan(plan, content, style, engine=engine, keep_score=keep_score),
+                    -exponent)
+
+
+def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray,
+              output: np.ndarray | Callable[[], np.ndarray], style: np.ndarray | None,
+              *, style_frames: int | None, measures: Mapping[str, float] | None) -> None:
+    """Draw the run's picture (`plot.write_run_png`) into ``path``: its other panels while
+    the band energy of the ``output`` is measured, in a second thread (in PyWavelets, not
+    in Python) for output audio, or by ``output`` when it is a function."""
+    from .plot import write_run_png
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        energy = pool.submit(_band_energy, output, plan)
-        figure = run_figure(plan, content, energy.result, style, style_frames=style_frames,
-                            measures=measures)
-    write_png(figure, path)
+        energy = output if callable(output) else pool.submit(_band_energy, output, plan).result
+        write_run_png(path, plan, content, energy, style, style_frames=style_frames,
+                      measures=measures)
 
 
 def _band_energy(y: np.ndarray, plan: RenderPlan) -> np.ndarray:

@@ -193,47 +193,108 @@ def run_figure(plan: RenderPlan, content: np.ndarray,
     >>> figure = run_figure(plan, c.energy, out.energy, s.energy)  # doctest: +SKIP
     >>> save_png(figure, "run.png")  # doctest: +SKIP
     """
+    with default_style():
+        figure = _run_panels(plan, content, style, style_frames=style_frames,
+                             measures=measures)
+        _show_output(figure, plan, output() if callable(output) else output)
+    return figure
+
+
+def write_run_png(path: str | os.PathLike[str], plan: RenderPlan, content: np.ndarray,
+                  output: np.ndarray | Callable[[], np.ndarray],
+                  style: np.ndarray | None = None, *, style_frames: int | None = None,
+                  measures: Mapping[str, float] | None = None) -> Figure:
+    """Draw `run_figure` and write it to ``path`` as `write_png` would, byte for byte.
+
+    Every panel but the output's is drawn first; then ``output`` (a function: its band
+    energy) is called, and only the output's image and frame are drawn over the canvas.
+    So the output can be measured meanwhile (in another thread) and the picture costs a
+    fraction of a full drawing once it is known.
+
+    Examples
+    --------
+    >>> write_run_png("run.png", plan, c.energy, lambda: out.energy, s.energy)  # doctest: +SKIP
+    <Figure size 1200x1000 with 11 Axes>
+    """
+    with default_style():
+        figure = _run_panels(plan, content, style, style_frames=style_frames,
+                             measures=measures)
+        figure.canvas.draw()
+        _show_output(figure, plan, output() if callable(output) else output, drawn=True)
+        _save_canvas(figure, path)
+    return figure
+
+
+def _run_panels(plan: RenderPlan, content: np.ndarray, style: np.ndarray | None, *,
+                style_frames: int | None, measures: Mapping[str, float] | None) -> Figure:
+    """`run_figure` with the content's energy in the output's panel, until `_show_output`."""
     _check_energy(content, (plan.n_frames, plan.n_bands), "content")
     if style is not None:
         _check_energy(style, (None, plan.n_bands), "style")
     mosaic = plan.mode == "mosaic"
-    with default_style():
-        figure, grid = _new_figure(mosaic)
-        seconds = plan.frame_seconds
-        ticks = _band_ticks(plan)
-        top = figure.add_subplot(grid[0, 0], label="style")
-        energy = _energy_image(top, style, seconds, ticks, None)
-        top.xaxis.set_label_position("top")
-        top.xaxis.tick_top()
-        top.set_xlabel("style: band energy, over the style's own time (s)")
-        if style is not None and style_frames is not None and style_frames < len(style):
-            top.axvline(style_frames * seconds, color="white", ls="--", lw=1)
-            top.text(style_frames * seconds, plan.n_bands * 0.92, "  transposed copies",
-                     color="white", fontsize=8, va="top")
-        axes = [figure.add_subplot(grid[1, 0], label="content")]
-        shared: dict[str, Any] = {"sharex": axes[0]}
-        axes.append(figure.add_subplot(grid[2, 0], label="output", **shared))
-        axes.append(figure.add_subplot(grid[3, 0], label="gains", **shared))
-        axes.append(figure.add_subplot(grid[4, 0], label="states", **shared))
-        _energy_image(axes[0], content, seconds, ticks, "content: band energy")
-        gains = _gain_image(axes[2], plan, ticks)
-        lanes = _state_timeline(axes[3], figure.add_subplot(grid[4, 1], label="state shapes"),
-                                plan, ticks)
-        if mosaic:
-            axes.append(figure.add_subplot(grid[5, 0], label="mosaic source", **shared))
-            _mosaic_source(axes[-1], plan, lanes, style_frames)
-        output = output() if callable(output) else output
-        _check_energy(output, (plan.n_frames, plan.n_bands), "output")
-        _energy_image(axes[1], output, seconds, ticks, "output: band energy")
-        for ax in axes[:-1]:
-            ax.tick_params(labelbottom=False)
-        axes[-1].set_xlabel("time (s)")
-        axes[0].set_xlim(0, plan.duration)
-        if energy is not None:
-            _colorbar(figure, energy, grid[0:3, 1], "band energy (dB re. loudest)")
-        _colorbar(figure, gains, grid[3, 1], "gain (dB)", ticks=_gain_ticks(gains))
-        figure.suptitle(_title(plan, measures), fontsize=11, x=0.07, ha="left")
+    figure, grid = _new_figure(mosaic)
+    seconds = plan.frame_seconds
+    ticks = _band_ticks(plan)
+    top = figure.add_subplot(grid[0, 0], label="style")
+    energy = _energy_image(top, style, seconds, ticks, None)
+    top.xaxis.set_label_position("top")
+    top.xaxis.tick_top()
+    top.set_xlabel("style: band energy, over the style's own time (s)")
+    if style is not None and style_frames is not None and style_frames < len(style):
+        top.axvline(style_frames * seconds, color="white", ls="--", lw=1)
+        top.text(style_frames * seconds, plan.n_bands * 0.92, "  transposed copies",
+                 color="white", fontsize=8, va="top")
+    axes = [figure.add_subplot(grid[1, 0], label="content")]
+    shared: dict[str, Any] = {"sharex": axes[0]}
+    axes.append(figure.add_subplot(grid[2, 0], label="output", **shared))
+    axes.append(figure.add_subplot(grid[3, 0], label="gains", **shared))
+    axes.append(figure.add_subplot(grid[4, 0], label="states", **shared))
+    _energy_image(axes[0], content, seconds, ticks, "content: band energy")
+    _energy_image(axes[1], content, seconds, ticks, "output: band energy")
+    gains = _gain_image(axes[2], plan, ticks)
+    lanes = _state_timeline(axes[3], figure.add_subplot(grid[4, 1], label="state shapes"),
+                            plan, ticks)
+    if mosaic:
+        axes.append(figure.add_subplot(grid[5, 0], label="mosaic source", **shared))
+        _mosaic_source(axes[-1], plan, lanes, style_frames)
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("time (s)")
+    axes[0].set_xlim(0, plan.duration)
+    if energy is not None:
+        _colorbar(figure, energy, grid[0:3, 1], "band energy (dB re. loudest)")
+    _colorbar(figure, gains, grid[3, 1], "gain (dB)", ticks=_gain_ticks(gains))
+    figure.suptitle(_title(plan, measures), fontsize=11, x=0.07, ha="left")
+    for ax in figure.axes:  # frames drawn twice (`write_run_png`) stay the same pixels
+        for spine in ax.spines.values():
+            spine.set_antialiased(False)
     return figure
+
+
+def _show_output(figure: Figure, plan: RenderPlan, output: np.ndarray, *,
+                 drawn: bool = False) -> None:
+    """Put the output's band energy in its panel; when the figure is ``drawn`` already,
+    draw that image and the panel's frame again over the canvas."""
+    _check_energy(output, (plan.n_frames, plan.n_bands), "output")
+    ax = panel(figure, "output")
+    image = ax.get_images()[0]
+    image.set_data(_energy_db(output))
+    if drawn:
+        ax.draw_artist(image)
+        for spine in ax.spines.values():
+            ax.draw_artist(spine)
+
+
+def _save_canvas(figure: Figure, path: str | os.PathLike[str]) -> None:
+    """The drawn Agg canvas of ``figure`` as PNG, as `write_png` saves it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import imsave
+
+    canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # as `_new_figure` made it
+    metadata: Any = {"Software": None}  # no varying metadata, as in `write_png`
+    imsave(path, np.asarray(canvas.buffer_rgba()), format="png", origin="upper",
+           dpi=DPI, metadata=metadata)
 
 
 def headline(measures: Mapping[str, float] | None) -> str:
@@ -305,7 +366,8 @@ def default_style() -> Iterator[None]:
                                     "axes.titlelocation": "left", "axes.titley": 1.0,
                                     "axes.titlepad": 4.0, "axes.labelsize": 9,
                                     "xtick.labelsize": 8, "ytick.labelsize": 8,
-                                    "image.interpolation": "nearest"})
+                                    "image.interpolation": "nearest",
+                                    "axes.linewidth": 72 / DPI})  # frames one pixel wide
         yield
 
 
@@ -368,14 +430,21 @@ def _energy_image(ax: Axes, energy: np.ndarray | None, seconds: float,
         ax.set_yticks([])
         return None
     step = column_step(len(energy))
-    columns = mean_columns(energy, step)
-    loudest = float(columns.max())
-    db = 10 * np.log10(np.maximum(columns, max(loudest, 1e-30) * 1e-12) / max(loudest, 1e-30))
-    image = ax.imshow(np.maximum(db, -ENERGY_RANGE_DB).T, origin="lower", aspect="auto",
+    image = ax.imshow(_energy_db(energy), origin="lower", aspect="auto",
                       cmap=ENERGY_CMAP, vmin=-ENERGY_RANGE_DB, vmax=0.0,
-                      extent=(0.0, len(columns) * step * seconds, 0.0, energy.shape[1]))
+                      extent=(0.0, -(-len(energy) // step) * step * seconds, 0.0,
+                              energy.shape[1]))
     _band_axis(ax, ticks)
     return image
+
+
+def _energy_db(energy: np.ndarray) -> np.ndarray:
+    """``(n_bands, columns)`` band energy in dB re. its loudest value, at least
+    -`ENERGY_RANGE_DB`: the rows of a scalogram."""
+    columns = mean_columns(energy, column_step(len(energy)))
+    loudest = max(float(columns.max()), 1e-30)
+    db = 10 * np.log10(np.maximum(columns, loudest * 1e-12) / loudest)
+    return np.maximum(db, -ENERGY_RANGE_DB).T
 
 
 def _gain_image(ax: Axes, plan: RenderPlan, ticks: tuple[np.ndarray, list[str]]) -> Any:

@@ -136,12 +136,15 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
 class Planned:
     """A plan, the analyses it plays from, and the recipe of its gains (`GainRecipe`),
     from which a live performer's strength control makes them again (None for a mosaic of
-    a corpus learnt as an index: its strength cannot change)."""
+    a corpus learnt as an index: its strength cannot change); ``style_energy``, the band
+    energy of the style tracks analysed for it, one after another (None when none was),
+    for pictures of a plan that plays no style frames."""
 
     plan: RenderPlan
     content: Analysis
     style: Analysis | None
     recipe: GainRecipe | None
+    style_energy: np.ndarray | None = None
 
 
 def plan_with_recipe(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarray, int]],
@@ -231,7 +234,9 @@ def plan_with_recipe(content: np.ndarray, sr: int, styles: Sequence[tuple[np.nda
     plan = dataclasses.replace(_with_records(plan, settings, sources),
                                states=mapping.weights.argmax(axis=1).astype(np.int64),
                                state_shapes=model.shape_mean_.astype(np.float32))
-    return Planned(plan, content_analysis, concatenated, recipe)
+    energy = (np.concatenate([a.energy for a in style_analysis])
+              if style_analysis is not None else None)
+    return Planned(plan, content_analysis, concatenated, recipe, style_energy=energy)
 
 
 def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,

@@ -27,6 +27,7 @@ from styletransfer.plot import (
     panel_names,
     run_figure,
     save_png,
+    write_run_png,
 )
 from styletransfer.transfer import render_plan
 
@@ -137,6 +138,25 @@ def test_same_inputs_same_bytes(run: tuple[RenderPlan, np.ndarray, np.ndarray, n
     first = save_png(run_figure(plan, content, output, style), tmp_path / "a.png")
     second = save_png(run_figure(plan, content, output, style), tmp_path / "b.png")
     assert digest(first) == digest(second)
+
+
+def test_drawing_the_output_last_gives_the_same_bytes(
+        run: tuple[RenderPlan, np.ndarray, np.ndarray, np.ndarray], tmp_path: Path) -> None:
+    plan, content, output, style = run
+    whole = save_png(run_figure(plan, content, output, style), tmp_path / "whole.png")
+    asked: list[str] = []
+
+    def measured() -> np.ndarray:
+        asked.append("output")
+        return output
+
+    figure = write_run_png(tmp_path / "last.png", plan, content, measured, style)
+    assert asked == ["output"]
+    assert digest(tmp_path / "last.png") == digest(whole)
+    np.testing.assert_array_equal(image(figure, "output"), image(run_figure(
+        plan, content, output, style), "output"))
+    write_run_png(tmp_path / "other.png", plan, content, lambda: output[::-1], style)
+    assert digest(tmp_path / "other.png") != digest(whole)  # the output's image is drawn
 
 
 def test_long_runs_are_drawn_at_most_2000_columns_wide() -> None:
