@@ -33,6 +33,8 @@ from .model import StyleModel, single_threaded
 Search = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 #: How far a content cluster's spread may be rescaled towards the style state's.
 SPREAD_RATIO_LIMITS = (0.25, 2.0)
+#: Frames mapped at a time (the per-state temporaries are frames x states x bands).
+_CHUNK_FRAMES = 8192
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,12 @@ def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
     shape = content.band_shape()
     style_mean = model.shape_mean_[assignment]
     ratio = np.clip(model.shape_std_[assignment] / content_model.shape_std_, *SPREAD_RATIO_LIMITS)
-    deviation = shape[:, None, :] - content_model.shape_mean_[None, :, :]
-    moved = style_mean[None] + deviation * ratio[None]
-    target_shape = np.einsum("fk,fkb->fb", weights, moved)
+    target_shape = np.empty_like(shape)
+    for start in range(0, shape.shape[0], _CHUNK_FRAMES):  # bounded temporaries
+        rows = slice(start, start + _CHUNK_FRAMES)
+        deviation = shape[rows, None, :] - content_model.shape_mean_[None, :, :]
+        moved = style_mean[None] + deviation * ratio[None]
+        target_shape[rows] = np.einsum("fk,fkb->fb", weights[rows], moved)
 
     style_weights = weights @ np.eye(model.n_states_)[assignment]
     n_bands = content.n_bands
@@ -241,11 +246,14 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
 
 def search_segments(content: Analysis, model: StyleModel, target_features: np.ndarray,
                     frames: StyleFrames, *, continuity: float, pitch: float,
-                    onset_jumps: float, search: Search | None = None) -> np.ndarray:
+                    onset_jumps: float, search: Search | None = None,
+                    target_chroma: np.ndarray | None = None) -> np.ndarray:
     """`choose_segments` for ``content``: with ``pitch``, the content frames' chroma is
     matched (when ``frames`` hold chroma); with ``onset_jumps``, jumps are cheaper at its
     attacks (`onset_jump_scale`); ``search`` as for `choose_segments`. What a mosaic plays,
-    and where timbre mode's ``frames`` targets come from.
+    and where timbre mode's ``frames`` targets come from. ``target_chroma`` is the
+    content's `frame_chroma` when it has been computed already (a content read in blocks
+    has no signal to compute it from).
 
     Examples
     --------
@@ -260,8 +268,9 @@ def search_segments(content: Analysis, model: StyleModel, target_features: np.nd
     """
     from .analysis import frame_chroma
 
-    target_chroma = None
-    if pitch > 0 and frames.chroma is not None:
+    if pitch <= 0 or frames.chroma is None:
+        target_chroma = None
+    elif target_chroma is None:
         target_chroma = frame_chroma(content.signal, content.sr, content.hop, content.n_frames)
     jump_scale = (onset_jump_scale(content, floor=1.0 - onset_jumps) if onset_jumps > 0
                   else None)

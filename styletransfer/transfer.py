@@ -125,9 +125,7 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     a power of two (`working_exponent`), so the content analysis may hold the content scaled;
     `transfer` scales the result back.
     """
-    settings = (settings or Settings()).checked()
-    if model is not None:
-        settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
+    settings = prepared_settings(settings, model)
     check_audio(content, name="content")
     content = np.ldexp(content, working_exponent(content))  # exact, see working_exponent
     level, hop = analysis_grid(settings, sr)
@@ -136,7 +134,52 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     content_analysis = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop,
                                bands_per_octave=settings.bands_per_octave,
                                name=str(names.get("content", "content")))
+    plan, concatenated = plan_from_analysis(content_analysis, styles, settings=settings,
+                                            model=model, progress=progress, sources=sources)
+    return plan, content_analysis, concatenated
 
+
+def prepared_settings(settings: Settings | None, model: StyleModel | None) -> Settings:
+    """``settings`` checked, with a learnt model's states and seed.
+
+    Examples
+    --------
+    >>> prepared_settings(None, None).clusters
+    8
+    """
+    settings = (settings or Settings()).checked()
+    if model is not None:
+        settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
+    return settings
+
+
+def needs_chroma(settings: Settings) -> bool:
+    """Whether planning with ``settings`` matches the content's pitch classes (chroma).
+
+    Examples
+    --------
+    >>> needs_chroma(Settings(mode="mosaic", pitch=4.0)), needs_chroma(Settings())
+    (True, False)
+    """
+    return (settings.mode == "mosaic" or settings.targets == "frames") and settings.pitch > 0
+
+
+def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.ndarray, int]], *,
+                       settings: Settings | None = None, model: StyleModel | None = None,
+                       progress: Progress | None = None,
+                       sources: dict[str, object] | None = None,
+                       content_chroma: np.ndarray | None = None,
+                       ) -> tuple[RenderPlan, Analysis | None]:
+    """The plan for a content already analysed (coefficients or only frame features, as
+    `stream.content_features` gives), and the style analysis a mosaic plays from.
+
+    ``content_chroma`` (`frame_chroma` of the content) is used where pitch is matched;
+    by default it is computed from ``content_analysis.signal``.
+    """
+    settings = prepared_settings(settings, model)
+    sr = content_analysis.sr
+    level, hop = content_analysis.level, content_analysis.hop
+    names = dict(sources or {})
     _step(progress, "analysing style")
     style_analysis = None
     reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
@@ -151,7 +194,7 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
         # a timbre plan plays the content only: the style is measured, never played, and
         # its channels' energies are summed anyway, so its mono mix serves at half the cost
         channels = 1 if settings.mode == "timbre" and settings.targets == "frames" else (
-            content.shape[0])
+            content_analysis.n_channels)
         style_analysis = analyse_styles(
             styles, sr=sr, n_channels=channels, settings=settings, level=level, hop=hop,
             names=[str(n) for n in style_names] if isinstance(style_names, list) else None)
@@ -173,20 +216,22 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     source = str(given[0]) if isinstance(given, list) and given else "the style"
     if corpus and settings.mode == "mosaic":
         plan, concatenated = plan_corpus_mosaic(content_analysis, model, mapping, settings,
-                                                source=source)
+                                                source=source, content_chroma=content_chroma)
     elif corpus:
         plan = plan_timbre(content_analysis, mapping, settings,
                            target_shape=corpus_frame_targets(content_analysis, model, mapping,
-                                                             settings, source=source))
+                                                             settings, source=source,
+                                                             content_chroma=content_chroma))
     elif settings.mode == "mosaic":
         assert concatenated is not None
         plan = plan_mosaic(content_analysis, model, concatenated, mapping, settings,
-                           frames=frames)
+                           frames=frames, content_chroma=content_chroma)
     elif settings.targets == "frames":
         assert concatenated is not None
         segments = search_segments(content_analysis, model, mapping.target_features, frames,
                                    continuity=settings.continuity, pitch=settings.pitch,
-                                   onset_jumps=settings.onset_jumps)
+                                   onset_jumps=settings.onset_jumps,
+                                   target_chroma=content_chroma)
         plan = plan_timbre(content_analysis, mapping, settings,
                            target_shape=concatenated.band_shape()[segments])
         concatenated = None  # a timbre plan plays the content alone
@@ -195,7 +240,7 @@ def plan_transfer(content: np.ndarray, sr: int, styles: Sequence[tuple[np.ndarra
     plan = dataclasses.replace(_with_records(plan, settings, sources),
                                states=mapping.weights.argmax(axis=1).astype(np.int64),
                                state_shapes=model.shape_mean_.astype(np.float32))
-    return plan, content_analysis, concatenated
+    return plan, concatenated
 
 
 def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,
@@ -357,7 +402,8 @@ def timbre_gains(content: Analysis, target_shape: np.ndarray, *, strength: float
 
 
 def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
-                settings: Settings, *, frames: StyleFrames | None = None) -> RenderPlan:
+                settings: Settings, *, frames: StyleFrames | None = None,
+                content_chroma: np.ndarray | None = None) -> RenderPlan:
     """Style frames chosen along the mapping, gained to the content's loudness and shape.
 
     ``frames`` describes the frames of ``style`` (by default the model's own); with
@@ -367,7 +413,7 @@ def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: 
     segments = search_segments(content, model, mapping.target_features,
                                frames if frames is not None else StyleFrames.of(model),
                                continuity=settings.continuity, pitch=settings.pitch,
-                               onset_jumps=settings.onset_jumps)
+                               onset_jumps=settings.onset_jumps, target_chroma=content_chroma)
     return mosaic_plan(content, style, segments, settings)
 
 
