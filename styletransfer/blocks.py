@@ -187,6 +187,13 @@ class FrameStats:
                    mean=np.zeros((n_frames, n_bands), dtype=np.float32),
                    totals=np.zeros(n_bands))
 
+    def put(self, first: int, block: FrameStats) -> None:
+        """Take in ``block``, the stats of the frames from ``first`` on."""
+        rows = slice(first, first + block.energy.shape[0])
+        self.energy[rows], self.peak[rows], self.mean[rows] = (block.energy, block.peak,
+                                                               block.mean)
+        self.totals += block.totals
+
     def crest(self, sizes: list[int]) -> np.ndarray:
         """``(n_frames, n_bands)`` log crest factors, as `analysis.analyse` computes them."""
         n_frames = self.energy.shape[0]
@@ -203,17 +210,18 @@ class FrameStats:
 _ENERGY_FLOOR = 1e-8  # analysis.ENERGY_FLOOR
 
 
-def block_frame_stats(bands: list[np.ndarray], sizes: list[int], margin: int, count: int,
-                      stats: FrameStats, first: int) -> None:
-    """Add the frame features of ``count`` core frames of a block to ``stats`` at ``first``."""
+def block_frame_stats(bands: list[np.ndarray], sizes: list[int], margin: int,
+                      count: int) -> FrameStats:
+    """The frame features of the ``count`` core frames of a block (see `FrameStats`)."""
+    stats = FrameStats.empty(count, len(sizes))
     for b, (band, m) in enumerate(zip(bands, sizes, strict=True)):
         core = band[:, margin * m: (margin + count) * m]
         power = np.einsum("cn,cn->n", core, core).reshape(count, m)
-        rows = slice(first, first + count)
-        stats.energy[rows, b] = power.sum(axis=1, dtype=np.float64)
-        stats.peak[rows, b] = power.max(axis=1)
-        stats.mean[rows, b] = power.mean(axis=1)
-        stats.totals[b] += float(power.sum(dtype=np.float64))
+        stats.energy[:, b] = power.sum(axis=1, dtype=np.float64)
+        stats.peak[:, b] = power.max(axis=1)
+        stats.mean[:, b] = power.mean(axis=1)
+        stats.totals[b] = float(power.sum(dtype=np.float64))
+    return stats
 
 
 def gain_curve_at(frame_gains: np.ndarray, frames: np.ndarray, per_frame: int) -> np.ndarray:

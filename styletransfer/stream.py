@@ -1,9 +1,10 @@
 """Long content in bounded memory: the transfer in passes over blocks of the content.
 
 1. **Features** (`content_features`): the content is read in blocks (`BLOCK_SECONDS` by
-   default), each with margins (`blocks.BlockGrid`), checked as `audio.check_audio`
-   checks whole tracks, and its frame features kept: band energies and crest factors, and
-   the chroma where the plan matches pitch. These are small (frames x bands).
+   default; `WORKERS` blocks at a time, in threads), each with margins
+   (`blocks.BlockGrid`), checked as `audio.check_audio` checks whole tracks, and its frame
+   features kept: band energies and crest factors, and the chroma where the plan matches
+   pitch. These are small (frames x bands).
 2. **Planning** works on the features exactly as on a whole analysis.
 3. **Rendering** (`render_to_file`): each block is analysed and rendered with its
    margins, and its core written to a float32 scratch file beside the output; the
@@ -27,10 +28,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -68,7 +72,11 @@ from .transfer import (
 )
 
 #: Default block length, in seconds of content: memory grows with it, not with the track.
-BLOCK_SECONDS = 20.0
+BLOCK_SECONDS = 10.0
+#: Blocks worked on at once (see `in_order`).
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 class ArrayReader:
@@ -103,6 +111,7 @@ class FileReader:
             raise self._unreadable(exc) from None
         self.sr, self.n_channels = int(self._handle.samplerate), int(self._handle.channels)
         self.n_samples = int(self._handle.frames)
+        self._lock = threading.Lock()  # one handle, read from worker threads
         try:
             audio.check_rate(self.sr, name=self.name)
             if self.n_channels > audio.MAX_CHANNELS:
@@ -114,8 +123,9 @@ class FileReader:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         try:
-            self._handle.seek(start)
-            data = self._handle.read(stop - start, dtype="float32", always_2d=True)
+            with self._lock:
+                self._handle.seek(start)
+                data = self._handle.read(stop - start, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise self._unreadable(exc) from None
         if data.shape[0] != stop - start:
@@ -145,7 +155,7 @@ def block_frames(sr: int, hop: int, seconds: float | None = None) -> int:
     Examples
     --------
     >>> block_frames(44100, 1024)
-    861
+    430
     """
     seconds = check_block_seconds(seconds)
     return max(1, int(seconds * sr) // hop)
@@ -158,7 +168,7 @@ def check_block_seconds(seconds: float | None) -> float:
     Examples
     --------
     >>> check_block_seconds(None), check_block_seconds(5)
-    (20.0, 5.0)
+    (10.0, 5.0)
     """
     seconds = BLOCK_SECONDS if seconds is None else float(seconds)
     if not 0.001 <= seconds <= 3600:  # False for NaN too
@@ -217,39 +227,44 @@ def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
 def check_level(reader: SampleReader, name: str, blocks: int = 1 << 20) -> int:
     """Check every sample as `audio.check_audio` does, block by block; returns the
     `audio.working_exponent` of the track."""
-    level = _Level(reader.n_channels)
+    level = _Level()
     for start in range(0, reader.n_samples, blocks):
-        level.add(reader.read(start, min(start + blocks, reader.n_samples)), name)
+        level.merge(_Level.of(reader.read(start, min(start + blocks, reader.n_samples)), name))
     return level.finish(name)
 
 
+@dataclass
 class _Level:
-    """Running `audio.check_audio` checks and peak."""
+    """What `audio.check_audio` looks at, for a stretch of a track; stretches merge."""
 
-    def __init__(self, n_channels: int) -> None:
-        self.peak, self.nonzero = 0.0, False
-        self.first: np.ndarray | None = None
-        self.varies = np.zeros(n_channels, dtype=bool)
+    peak: float = 0.0
+    first: np.ndarray | None = None  # (n_channels,) the first sample of each channel
+    varies: np.ndarray | None = None  # (n_channels,) whether any other sample differs
 
-    def add(self, y: np.ndarray, name: str) -> float:
+    @classmethod
+    def of(cls, y: np.ndarray, name: str) -> _Level:
         if not y.size:
-            return 0.0
+            return cls()
         if not np.all(np.isfinite(y)):
             raise ParameterError(f"{name}: holds NaN or infinite samples: "
                                  "repair or re-export the file")
-        if self.first is None:
-            self.first = y[:, :1].copy()
-        self.varies |= np.any(y != self.first, axis=1)
-        peak = float(np.max(np.abs(y)))
-        self.peak = max(self.peak, peak)
-        self.nonzero = self.nonzero or peak > 0
-        return peak
+        first = y[:, 0].copy()
+        return cls(float(np.max(np.abs(y))), first, np.any(y != first[:, None], axis=1))
+
+    def merge(self, other: _Level) -> None:
+        if other.first is None or other.varies is None:
+            return
+        if self.first is None or self.varies is None:
+            self.first, self.varies = other.first, other.varies.copy()
+        else:
+            self.varies |= other.varies | (other.first != self.first)
+        self.peak = max(self.peak, other.peak)
 
     def finish(self, name: str) -> int:
-        if not self.nonzero:
+        if self.peak == 0.0:
             raise ParameterError(f"{name}: is silent (all samples are zero): "
                                  "give audio with sound in it")
-        if not np.any(self.varies):
+        if self.varies is None or not np.any(self.varies):
             raise ParameterError(f"{name}: is constant (DC, every sample of a channel the "
                                  "same): give audio with sound in it")
         return audio.working_exponent(np.array([[self.peak]]))
@@ -262,25 +277,62 @@ def _feature_pass(reader: SampleReader, grid: GridSettings, blocks: int, exponen
     shape = BlockGrid(reader.n_samples, grid.hop, grid.level, grid.wavelet, blocks,
                       grid.bands_per_octave)
     sizes = band_sizes(grid.hop, grid.level, grid.bands_per_octave)
-    stats: FrameStats | None = FrameStats.empty(shape.n_frames, len(sizes))
     periodic = PeriodicSignal(reader, grid.hop, exponent)
-    level = _Level(reader.n_channels) if exponent == 0 else None
     margin, hop = shape.margin, grid.hop
-    for first, end in shape.blocks():
+    loud = threading.Event()  # a block too loud to square unscaled: features are given up
+
+    def work(block: tuple[int, int]) -> tuple[_Level | None, FrameStats | None]:
+        first, end = block
         signal = periodic.take((first - margin) * hop, (end + margin) * hop)
-        if level is not None:
+        level = None
+        if exponent == 0:
             core = signal[:, margin * hop: margin * hop + (end - first) * hop]
-            real = core[:, : max(0, min(core.shape[1], reader.n_samples - first * hop))]
-            if level.add(real, name) > 2.0**20:
-                stats = None  # too loud to square unscaled: features again, scaled
-        if stats is not None:
-            block_frame_stats(block_bands(signal, grid), sizes, margin, end - first, stats,
-                              first)
-    if level is not None:
-        exponent = level.finish(name)
+            level = _Level.of(core[:, : reader.n_samples - first * hop], name)
+            if level.peak > 2.0**20:
+                loud.set()
+        if loud.is_set():
+            return level, None
+        return level, block_frame_stats(block_bands(signal, grid), sizes, margin, end - first)
+
+    stats: FrameStats | None = FrameStats.empty(shape.n_frames, len(sizes))
+    total = _Level()
+    for (first, _), (level, found) in zip(shape.blocks(), in_order(work, shape.blocks()),
+                                          strict=True):
+        if level is not None:
+            total.merge(level)
+        if found is None or stats is None:
+            stats = None
+        else:
+            stats.put(first, found)
+    if exponent == 0:
+        exponent = total.finish(name)
         if exponent != 0:
             stats = None
     return stats, exponent
+
+
+def in_order(work: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:
+    """``work(item)`` for every item, `WORKERS` at a time in threads (numpy and PyWavelets
+    release the GIL), the results in the items' order: deterministic, and no more than
+    ``WORKERS + 1`` blocks in memory at once.
+
+    Examples
+    --------
+    >>> list(in_order(lambda x: x * x, [1, 2, 3]))
+    [1, 4, 9]
+    """
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        pending: deque[Future[_Result]] = deque()
+        try:
+            for item in items:
+                if len(pending) >= WORKERS:
+                    yield pending.popleft().result()
+                pending.append(pool.submit(work, item))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _cores(periodic: PeriodicSignal, n_samples: int, hop: int,
@@ -314,17 +366,21 @@ def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
     if plan.mode == "mosaic":
         style = require_analysis(style, plan, "style", frames=None)
         source = MosaicSource(plan, style.coeffs, style.signal)
+
+    def work(block: tuple[int, int]) -> np.ndarray:
+        first, end = block
+        frames = frame_indices(first, end, margin, grid.n_frames)
+        if source is not None:
+            out = render_mosaic_block(source, frames, margin, end - first)
+        else:
+            extra = plan.shifts - 1
+            signal = periodic.take((first - margin) * hop - extra, (end + margin) * hop)
+            out = render_timbre_block(signal, plan, frames, margin, end - first)
+        return out[:, : plan.n_samples - first * hop]
+
     with open(scratch, "wb") as handle:
-        for first, end in grid.blocks():
-            frames = frame_indices(first, end, margin, grid.n_frames)
-            if source is not None:
-                out = render_mosaic_block(source, frames, margin, end - first)
-            else:
-                extra = plan.shifts - 1
-                signal = periodic.take((first - margin) * hop - extra, (end + margin) * hop)
-                out = render_timbre_block(signal, plan, frames, margin, end - first)
-            keep = min(out.shape[1], plan.n_samples - first * hop)
-            _write_raw(handle, out[:, :keep])
+        for out in in_order(work, grid.blocks()):
+            _write_raw(handle, out)
     return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks)
 
 
