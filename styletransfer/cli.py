@@ -333,7 +333,7 @@ def _add_runner_options(parser: argparse.ArgumentParser, *, what: str = "files r
 
 def _add_block_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-seconds", type=_number, metavar="SECONDS",
-                        help="numpy engine: read and render the content in blocks this long; "
+                        help="read and render the content in blocks this long; "
                         "memory grows with it, not with the content, and the result is the "
                         f"same (default {BLOCK_SECONDS:g})")
 

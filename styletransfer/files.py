@@ -33,6 +33,7 @@ from .stream import (
     block_frames,
     check_block_seconds,
     check_level,
+    render_nrt_to_file,
     render_to_file,
     scratch_file,
     transfer_blocks,
@@ -126,10 +127,11 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
     picture = _check_picture(plot, measure, inputs=inputs, force=force)
     names: dict[str, object] = {"content": str(content), "styles": [str(s) for s in styles]}
-    if engine == "numpy" and picture is None:  # a picture draws from the whole analyses
+    if picture is None:  # a picture draws from the whole analyses
         return _transfer_blocks(content, styles, out, plan_path, preset=preset,
                                 options=options, subtype=subtype, force=force,
-                                progress=progress, sources=names, block_seconds=block_seconds)
+                                progress=progress, sources=names, block_seconds=block_seconds,
+                                engine=engine, keep_score=keep_score)
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
     if engine == "sc":
@@ -171,13 +173,16 @@ def _transfer_blocks(content: str | os.PathLike[str], styles: Sequence[str | os.
                      out: Path, plan_path: Path | None, *, preset: str | None,
                      options: dict[str, Any] | None, subtype: str, force: bool,
                      progress: Progress | None, sources: dict[str, object],
-                     block_seconds: float | None) -> RunResult:
-    """`transfer_files` with the numpy engine, the content read and rendered in blocks."""
+                     block_seconds: float | None, engine: str,
+                     keep_score: str | os.PathLike[str] | None) -> RunResult:
+    """`transfer_files` without a picture, the content read and rendered in blocks."""
     settings = _base_settings(preset, options)
     with FileReader(content) as reader:
         settings, model, style_audio = _settings_and_styles(settings, reader.sr, styles,
                                                             options)
         audio.check_output_format(out, n_channels=reader.n_channels, sr=reader.sr)
+        if engine == "sc":
+            _check_sc_grid(settings, reader.sr, reader.n_channels)
         blocks = block_frames(reader.sr, analysis_grid(settings, reader.sr)[1], block_seconds)
         targets = [out] if plan_path is None else [out, plan_path]
         with atomic_targets(targets, force=force) as temps:  # both files, or neither
@@ -185,7 +190,8 @@ def _transfer_blocks(content: str | os.PathLike[str], styles: Sequence[str | os.
             try:
                 rendered = transfer_blocks(reader, style_audio, scratch, settings=settings,
                                            model=model, progress=progress, sources=sources,
-                                           blocks=blocks, name=str(content))
+                                           blocks=blocks, name=str(content), engine=engine,
+                                           keep_score=keep_score)
                 gain = write_result(rendered, reader, temps[0], subtype=subtype,
                                     container=out.suffix)
             finally:
@@ -248,27 +254,17 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     settings = Settings(wavelet=plan.wavelet, levels=plan.level,
                         bands_per_octave=plan.bands_per_octave)
     check_block_seconds(block_seconds)
-    if engine == "numpy":
-        return _render_blocks(plan, content_path, style_paths, out, settings=settings,
-                              subtype=subtype, force=force, block_seconds=block_seconds)
-    _, exponent, content_analysis = _plan_content(plan, content_path, out)
-    style_analysis: Analysis | None = None
-    if plan.mode == "mosaic":
-        style_analysis = _corpus_segments(plan, style_paths)
-        if style_analysis is None:
-            style_analysis = _plan_styles(plan, style_paths)[0]
-    result = render_plan(plan, content_analysis, style_analysis, engine=engine,
-                         keep_score=keep_score)
-    result = np.ldexp(result, -exponent)
-    gain = audio.write(out, result, plan.sr, subtype=subtype, force=force)
-    return RunResult(output=out, plan=plan, settings=settings, gain=gain)
+    return _render_blocks(plan, content_path, style_paths, out, settings=settings,
+                          engine=engine, subtype=subtype, force=force,
+                          keep_score=keep_score, block_seconds=block_seconds)
 
 
 def _render_blocks(plan: RenderPlan, content_path: str | os.PathLike[str],
                    style_paths: list[str | os.PathLike[str]], out: Path, *,
-                   settings: Settings, subtype: str, force: bool,
+                   settings: Settings, engine: str, subtype: str, force: bool,
+                   keep_score: str | os.PathLike[str] | None,
                    block_seconds: float | None) -> RunResult:
-    """`render_plan_file` with the numpy engine, the content read and rendered in blocks."""
+    """`render_plan_file`: the content read and rendered in blocks."""
     with FileReader(content_path) as reader:
         exponent = check_level(reader, str(content_path))
         audio.check_output_format(out, n_channels=reader.n_channels, sr=reader.sr)
@@ -285,10 +281,14 @@ def _render_blocks(plan: RenderPlan, content_path: str | os.PathLike[str],
         with atomic_target(out, force=force) as temp:
             scratch = scratch_file(out)
             try:
-                rendered = render_to_file(played, reader, scratch, exponent=exponent,
-                                          blocks=block_frames(reader.sr, plan.hop,
-                                                              block_seconds),
-                                          style=style_analysis)
+                blocks = block_frames(reader.sr, plan.hop, block_seconds)
+                if engine == "sc":
+                    rendered = render_nrt_to_file(played, reader, scratch, exponent=exponent,
+                                                  blocks=blocks, style=style_analysis,
+                                                  keep_score=keep_score)
+                else:
+                    rendered = render_to_file(played, reader, scratch, exponent=exponent,
+                                              blocks=blocks, style=style_analysis)
                 gain = write_result(rendered, reader, temp, subtype=subtype,
                                     container=out.suffix)
             finally:

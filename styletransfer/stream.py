@@ -56,7 +56,7 @@ from .blocks import (
     render_timbre_block,
 )
 from .engine_numpy import require_analysis
-from .errors import InternalError, ParameterError
+from .errors import EngineError, InternalError, ParameterError
 from .model import StyleModel
 from .paths import regular_file
 from .plan import RenderPlan
@@ -352,6 +352,7 @@ class Rendered:
     plan: RenderPlan
     exponent: int
     blocks: int
+    enveloped: bool = False  # the engine has applied the mosaic envelope itself
 
 
 def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
@@ -384,6 +385,40 @@ def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
     return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks)
 
 
+def render_nrt_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
+                       exponent: int, blocks: int, style: Analysis | None = None,
+                       keep_score: str | os.PathLike[str] | None = None) -> Rendered:
+    """`render_to_file` with SuperCollider (``scsynth -N``): the content's buffer file is
+    written block by block, and the server's output read back so, into ``scratch``."""
+    import soundfile as sf
+
+    from .supercollider.nrt import nrt_output
+    from .supercollider.score import PlanScore
+
+    periodic = PeriodicSignal(reader, plan.hop, exponent)
+    n, step = plan.n_samples, blocks * plan.hop
+
+    def write_content(path: Path, score: PlanScore) -> None:
+        with sf.SoundFile(str(path), "w", samplerate=plan.sr, channels=2, subtype="FLOAT",
+                          format="WAV") as out:
+            out.write(np.zeros((score.lead_samples, 2), dtype=np.float32))
+            for y in _cores(periodic, n, plan.hop, blocks):
+                out.write(np.ascontiguousarray((np.repeat(y, 2, axis=0) if y.shape[0] == 1
+                                                else y).T))
+
+    with nrt_output(plan, write_content, style, keep_score=keep_score) as (path, start):
+        with sf.SoundFile(str(path)) as rendered, open(scratch, "wb") as handle:
+            if rendered.samplerate != plan.sr or rendered.frames < start + n:
+                raise EngineError(f"scsynth rendered {rendered.frames} samples at "
+                                  f"{rendered.samplerate} Hz, expected {start + n} at "
+                                  f"{plan.sr} Hz")
+            rendered.seek(start)
+            for first in range(0, n, step):
+                data = rendered.read(min(step, n - first), dtype="float32", always_2d=True)
+                _write_raw(handle, data[:, : plan.n_channels].T)
+    return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks, enveloped=True)
+
+
 def _write_raw(handle: BinaryIO, y: np.ndarray) -> None:
     handle.write(np.ascontiguousarray(y.T, dtype=np.float32).tobytes())
 
@@ -399,7 +434,7 @@ def finished_blocks(rendered: Rendered, reader: SampleReader) -> Iterator[np.nda
     scaled back), before normalisation."""
     plan = rendered.plan
     n, step = plan.n_samples, rendered.blocks * plan.hop
-    envelope = plan.mode == "mosaic" and plan.envelope > 0
+    envelope = plan.mode == "mosaic" and plan.envelope > 0 and not rendered.enveloped
     width = max(1, plan.hop // 8)
     means = _envelope_means(rendered, reader, width) if envelope else (0.0, 0.0)
     periodic = PeriodicSignal(reader, plan.hop, rendered.exponent)
@@ -506,9 +541,11 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
                     scratch: Path, *, settings: Settings | None = None,
                     model: StyleModel | None = None, progress: Progress | None = None,
                     sources: dict[str, object] | None = None, blocks: int | None = None,
-                    name: str = "content") -> Rendered:
+                    name: str = "content", engine: str = "numpy",
+                    keep_score: str | os.PathLike[str] | None = None) -> Rendered:
     """`transfer.transfer` in passes over blocks of the content: features, plan, and the
-    rendering into ``scratch`` (see `finished_blocks` and `write_result` for the rest).
+    rendering into ``scratch`` (see `finished_blocks` and `write_result` for the rest), by
+    the numpy engine or by SuperCollider (``engine="sc"``, `render_nrt_to_file`).
 
     Examples
     --------
@@ -537,6 +574,10 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
     if progress is not None:
         progress("rendering")
     played = style.localise(plan) if isinstance(style, SegmentAnalysis) else plan
-    rendered = render_to_file(played, reader, scratch, exponent=found.exponent, blocks=step,
-                              style=style)
+    if engine == "sc":
+        rendered = render_nrt_to_file(played, reader, scratch, exponent=found.exponent,
+                                      blocks=step, style=style, keep_score=keep_score)
+    else:
+        rendered = render_to_file(played, reader, scratch, exponent=found.exponent,
+                                  blocks=step, style=style)
     return dataclasses.replace(rendered, plan=plan)  # a corpus plan counts corpus frames

@@ -120,3 +120,20 @@ def test_block_seconds_out_of_range_is_a_user_error(clips: dict[str, Path]) -> N
     assert done.stderr.strip().splitlines() == [
         "styletransfer: error: --block-seconds 0 is out of range: use a value from 0.001 "
         "to 3600"]
+
+
+def test_engine_sc_reads_the_content_in_blocks_with_the_same_result(
+        clips: dict[str, Path]) -> None:
+    from sc_support import require_scsynth
+
+    require_scsynth()
+    out = clips["dir"] / "sc.wav"
+    subprocess.run([sys.executable, "-m", "styletransfer", "run", str(clips["content"]),
+                    "--style", str(clips["style"]), "--engine", "sc", "--subtype", "float",
+                    "--block-seconds", "0.4", "-o", str(out), "-q"], check=True)
+    content = sf.read(clips["content"], dtype="float32", always_2d=True)[0].T
+    style = sf.read(clips["style"], dtype="float32", always_2d=True)[0].T
+    whole, _ = transfer(content, SR, [(style, SR)], engine="sc")
+    reference = limit_peak(whole)[0].T
+    streamed = sf.read(out, dtype="float32", always_2d=True)[0]
+    assert np.max(np.abs(streamed - reference)) < 1e-6 * np.max(np.abs(reference))

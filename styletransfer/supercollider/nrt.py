@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +63,44 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     >>> render_nrt(plan, a).shape  # doctest: +SKIP
     (1, 4000)
     """
-    check_plan(plan)
-    executable = scsynth or find_scsynth()
     if content is None and not (plan.mode == "mosaic" and plan.envelope == 0.0):
         raise ParameterError(f"a {plan.mode} plan needs the content's analysis to render")
+    source = content if content is not None else style
+    if source is None:
+        raise ParameterError("a mosaic plan needs the style's analysis to render")
+    signal = (content.signal if content is not None  # a synthesis: the guide is silent
+              else np.zeros((plan.n_channels, 1), dtype=source.signal.dtype))
+
+    def write_content(path: Path, score: PlanScore) -> None:
+        write_stereo(path, score.content_signal(signal), plan.sr)
+
+    with nrt_output(plan, write_content, style, scsynth=scsynth,
+                    keep_score=keep_score) as (out_path, start):
+        rendered, rate = sf.read(out_path, dtype="float32", always_2d=True)
+    if rate != plan.sr or rendered.shape[0] < start + plan.n_samples:
+        raise EngineError(f"scsynth rendered {rendered.shape[0]} samples at {rate} Hz, "
+                          f"expected {start + plan.n_samples} at {plan.sr} Hz")
+    out = rendered[start: start + plan.n_samples, : plan.n_channels].T
+    return np.ascontiguousarray(out, dtype=signal.dtype)
+
+
+#: Writes the content buffer's file (at the path given) as `PlanScore.content_signal` says.
+ContentWriter = Callable[[Path, PlanScore], None]
+
+
+@contextmanager
+def nrt_output(plan: RenderPlan, write_content: ContentWriter, style: Analysis | None, *,
+               scsynth: str | None = None,
+               keep_score: str | os.PathLike[str] | None = None) -> Iterator[tuple[Path, int]]:
+    """Render ``plan`` with ``scsynth -N`` and yield the rendered file (float WAV, the
+    server's channels) and the sample where the result starts in it; the file lives
+    until the block ends (or is kept, with ``keep_score``).
+
+    ``write_content`` writes the content buffer's file, so a long content can be copied
+    into it block by block. Raises `EngineError` when scsynth fails or is stopped.
+    """
+    check_plan(plan)
+    executable = scsynth or find_scsynth()
     if plan.mode == "mosaic" and style is None:
         raise ParameterError("a mosaic plan needs the style's analysis to render")
     score = PlanScore(plan)
@@ -73,20 +109,19 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
         folder.mkdir(parents=True, exist_ok=True)
-        return _render_in(score, content, style, folder.resolve(), executable, keep=True)
+        yield _render_in(score, write_content, style, folder.resolve(), executable,
+                         keep=True), score.delay_samples
+        return
     with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
-        return _render_in(score, content, style, Path(work), executable, keep=False)
+        yield _render_in(score, write_content, style, Path(work), executable,
+                         keep=False), score.delay_samples
 
 
-def _render_in(score: PlanScore, content: Analysis | None, style: Analysis | None,
-               folder: Path, executable: str, *, keep: bool) -> np.ndarray:
+def _render_in(score: PlanScore, write_content: ContentWriter, style: Analysis | None,
+               folder: Path, executable: str, *, keep: bool) -> Path:
     plan = score.plan
     content_path, table_path = folder / "content.wav", folder / "frames.wav"
-    source = content if content is not None else style
-    assert source is not None
-    signal = (content.signal if content is not None
-              else np.zeros((plan.n_channels, 1), dtype=source.signal.dtype))
-    write_stereo(content_path, score.content_signal(signal), plan.sr)
+    write_content(content_path, score)
     write_table(table_path, score.table(), plan.sr)
     style_path = None
     if plan.mode == "mosaic" and style is not None:
@@ -108,12 +143,4 @@ def _render_in(score: PlanScore, content: Analysis | None, style: Analysis | Non
                else f"exit code {done.returncode}")
         raise EngineError(f"scsynth stopped during the render ({how})"
                           + (f": {last[-1].strip()}" if last else "") + "; nothing was written")
-    rendered, rate = sf.read(out_path, dtype="float32", always_2d=True)
-    if not keep:
-        out_path.unlink()
-    start = score.delay_samples
-    if rate != plan.sr or rendered.shape[0] < start + plan.n_samples:
-        raise EngineError(f"scsynth rendered {rendered.shape[0]} samples at {rate} Hz, "
-                          f"expected {start + plan.n_samples} at {plan.sr} Hz")
-    out = rendered[start: start + plan.n_samples, : plan.n_channels].T
-    return np.ascontiguousarray(out, dtype=source.signal.dtype)
+    return out_path
