@@ -92,7 +92,7 @@ def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
     assignment = cost.argmin(axis=1)
     assignment[rows] = cols
 
-    features = content.features()
+    features = content_model.features_  # content.features(), as the fit computed them
     weights = content_model.posteriors(features)
     if smoothing > 1:
         weights = uniform_filter1d(weights, size=int(smoothing), axis=0, mode="nearest")
@@ -110,8 +110,7 @@ def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
 
     style_weights = weights @ np.eye(model.n_states_)[assignment]
     n_bands = content.n_bands
-    z_content = (features - content_model.mean_) / content_model.scale_
-    target_features = z_content.copy()
+    target_features = (features - content_model.mean_) / content_model.scale_
     target_features[:, :n_bands] = ((target_shape - model.mean_[:n_bands])
                                     / model.scale_[:n_bands])
     return Mapping(weights=style_weights, target_shape=target_shape,
@@ -202,6 +201,7 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
             distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(
                 target_features)
     local_near = distances**2 / n_features
+    del distances
     labels, track = frames.labels, frames.track
     jump_cost = continuity * (1.0 + 0.25 * np.log(model.transitions_.max(axis=1, keepdims=True)
                                                   / model.transitions_))
@@ -211,8 +211,9 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     continues = (np.arange(n_style) + 1 < n_style) & (track[successor] == track)
     nearest_labels = labels[nearest]
     n_frames = target_features.shape[0]
-    backpointers: list[np.ndarray] = []
-    candidates_per_frame: list[np.ndarray] = []
+    # arrays rather than lists of small arrays: a long track keeps 2k of each per frame
+    backpointers = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=np.int32)
+    candidates_per_frame = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=np.int64)
     candidates = nearest[0]
     candidate_labels = nearest_labels[0]
     total = local_near[0]
@@ -231,8 +232,8 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
         step[new[None, :] == candidates[:, None] + 1] = 0.0
         through = total[:, None] + step
         best = through.argmin(axis=0)
-        backpointers.append(best)
-        candidates_per_frame.append(candidates)
+        backpointers[f - 1] = best
+        candidates_per_frame[f - 1, : candidates.size] = candidates
         candidates, candidate_labels = new, new_labels
         total = through[best, columns] + new_local
     choice = int(np.argmin(total))

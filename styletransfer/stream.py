@@ -571,13 +571,15 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
     plan, style = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
                                      progress=progress, sources=sources,
                                      content_chroma=found.chroma)
+    exponent = found.exponent
+    del found  # the features are planned: the render needs none of them
     if progress is not None:
         progress("rendering")
     played = style.localise(plan) if isinstance(style, SegmentAnalysis) else plan
     if engine == "sc":
-        rendered = render_nrt_to_file(played, reader, scratch, exponent=found.exponent,
+        rendered = render_nrt_to_file(played, reader, scratch, exponent=exponent,
                                       blocks=step, style=style, keep_score=keep_score)
     else:
-        rendered = render_to_file(played, reader, scratch, exponent=found.exponent,
+        rendered = render_to_file(played, reader, scratch, exponent=exponent,
                                   blocks=step, style=style)
     return dataclasses.replace(rendered, plan=plan)  # a corpus plan counts corpus frames

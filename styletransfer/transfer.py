@@ -469,12 +469,32 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     >>> g.astype(float).round(3).tolist()
     [[1.342, 0.447]]
     """
+    floor = ENERGY_FLOOR * float(np.mean(total)) / source_energy.shape[1]
+    n_frames = source_energy.shape[0]
+    gains = np.empty(source_energy.shape, dtype=np.float32)
+    for start in range(0, n_frames, _CHUNK_FRAMES):  # bounded temporaries on long tracks
+        stop = min(start + _CHUNK_FRAMES, n_frames)
+        low, high = max(0, start - 1), min(n_frames, stop + 1)  # the smoothing's neighbours
+        rows = _band_gains_rows(source_energy[low:high], wanted_shape[low:high],
+                                total[low:high], floor, max_boost_db=max_boost_db,
+                                octaves=octaves, guard_db=guard_db)
+        gains[start:stop] = rows[start - low: stop - low]
+    return gains
+
+
+#: Frames whose gains `band_gains` computes at a time.
+_CHUNK_FRAMES = 16384
+
+
+def _band_gains_rows(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray,
+                     floor: float, *, max_boost_db: float, octaves: np.ndarray | None,
+                     guard_db: float) -> np.ndarray:
+    """`band_gains` of consecutive frames, with the whole track's energy ``floor``."""
     from scipy.ndimage import uniform_filter1d
 
     share = np.exp(wanted_shape - wanted_shape.max(axis=1, keepdims=True))
     share /= share.sum(axis=1, keepdims=True)
     target = total[:, None] * share
-    floor = ENERGY_FLOOR * float(np.mean(total)) / source_energy.shape[1]
     log_gain = 0.5 * (np.log(target + floor) - np.log(source_energy + floor))
     source_total = source_energy.sum(axis=1, keepdims=True) + floor
     octave_energy = source_energy
