@@ -18,9 +18,12 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pywt
@@ -28,6 +31,11 @@ import pywt
 from .analysis import band_sizes, decompose, packet_depths, synthesise
 from .engine_numpy import crossfade_window
 from .plan import RenderPlan
+
+#: Blocks worked on at once (see `in_order`).
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 
 class SampleReader(Protocol):
@@ -377,3 +385,35 @@ def filtered_mean(total: float, head: np.ndarray, tail: np.ndarray, n: int, widt
         else:
             acc += total - suffix[-d] + (-d) * float(head[0])
     return acc / (width * n)
+
+
+def in_order(work: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:
+    """``work(item)`` for every item, `WORKERS` at a time in threads (numpy and PyWavelets
+    release the GIL), the results in the items' order: deterministic, and no more than
+    ``WORKERS + 1`` blocks in memory at once.
+
+    Examples
+    --------
+    >>> list(in_order(lambda x: x * x, [1, 2, 3]))
+    [1, 4, 9]
+    """
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        pending: deque[Future[_Result]] = deque()
+        try:
+            for item in items:
+                if len(pending) >= WORKERS:
+                    yield pending.popleft().result()
+                pending.append(pool.submit(work, item))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def track_blocks(periodic: PeriodicSignal, n_samples: int, hop: int,
+           blocks: int) -> Iterator[np.ndarray]:
+    """The track's own samples (scaled), block by block."""
+    step = blocks * hop
+    for start in range(0, n_samples, step):
+        yield periodic.take(start, min(start + step, n_samples))

@@ -33,10 +33,12 @@ from .stream import (
     block_frames,
     check_block_seconds,
     check_level,
+    transfer_blocks,
+)
+from .stream_render import (
     render_nrt_to_file,
     render_to_file,
     scratch_file,
-    transfer_blocks,
     write_result,
 )
 from .transfer import (

@@ -119,7 +119,7 @@ def test_a_faulty_result_is_never_written(fault: object, clips: dict[str, Path],
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Should the engine ever produce NaN, inf or a constant: exit 1, nothing written."""
-    import styletransfer.stream as stream
+    import styletransfer.stream_render as stream_render
 
     def broken(signal, plan, frames, margin, count):  # type: ignore[no-untyped-def]
         y = np.full((plan.n_channels, count * plan.hop), 0.5, dtype=np.float32)
@@ -127,7 +127,7 @@ def test_a_faulty_result_is_never_written(fault: object, clips: dict[str, Path],
             y[:, ::3] = fault
         return y
 
-    monkeypatch.setattr(stream, "render_timbre_block", broken)  # every block of the render
+    monkeypatch.setattr(stream_render, "render_timbre_block", broken)  # every block of the render
     out = clips["dir"] / "out.wav"
     before = {p.name for p in clips["dir"].iterdir()}
     assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",

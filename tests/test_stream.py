@@ -14,8 +14,9 @@ from styletransfer.analysis import frame_chroma
 from styletransfer.audio import limit_peak
 from styletransfer.blocks import BlockGrid
 from styletransfer.presets import load_preset
-from styletransfer.stream import ArrayReader, FileReader, finished_blocks, transfer_blocks
+from styletransfer.stream import ArrayReader, FileReader, transfer_blocks
 from styletransfer.stream_chroma import ChromaStream
+from styletransfer.stream_render import finished_blocks
 from styletransfer.transfer import transfer
 
 SR = 22050
