@@ -98,7 +98,7 @@ def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
         weights = uniform_filter1d(weights, size=int(smoothing), axis=0, mode="nearest")
         weights /= weights.sum(axis=1, keepdims=True)
 
-    shape = content.band_shape()
+    shape = features[:, : content.n_bands]  # content.band_shape(), leading the features
     style_mean = model.shape_mean_[assignment]
     ratio = np.clip(model.shape_std_[assignment] / content_model.shape_std_, *SPREAD_RATIO_LIMITS)
     target_shape = np.empty_like(shape)

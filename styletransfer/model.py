@@ -120,7 +120,7 @@ class StyleModel:
                     first.sr, first.wavelet, first.level, first.hop, first.bands_per_octave):
                 raise ParameterError("style analyses differ in sample rate or wavelet settings")
         features = np.vstack([a.features() for a in analyses])
-        shapes = np.vstack([a.band_shape() for a in analyses])
+        shapes = features[:, : first.n_bands]  # the band shapes lead the features
         track = np.concatenate([np.full(a.n_frames, i) for i, a in enumerate(analyses)])
         n_states = int(min(self.n_states, distinct_rows(features, self.n_states)))
         mean, scale = standardisation(features)
