@@ -25,6 +25,7 @@ from .errors import EngineError, InternalError, ParameterError, Terminated
 from .presets import builtin_presets, load_preset
 from .progress import CountBar, StageBar
 from .settings import MODES, TARGETS, field_types
+from .stream import BLOCK_SECONDS
 from .transfer import ENGINES, STAGES
 
 PROG = "styletransfer"
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--measure", action="store_true", help="with --plot: the evaluate "
                      "measures in the picture's title (as slow as evaluate itself)")
     _add_runner_options(run, what="contents styled")
+    _add_block_option(run)
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
@@ -219,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--subtype", default="24", metavar="16|24|float",
                         help="output sample format (default 24)")
     render.add_argument("--force", action="store_true", help="overwrite an existing output")
+    _add_block_option(render)
     render.add_argument("--quiet", "-q", action="store_true", help="no summary")
 
     evaluate = commands.add_parser(
@@ -336,6 +339,13 @@ def _add_runner_options(parser: argparse.ArgumentParser, *, what: str = "files r
                        help="run on the Dask cluster whose scheduler is at ADDRESS "
                        "(e.g. tcp://10.0.0.5:8786); every worker must see the files at the "
                        "same paths")
+
+
+def _add_block_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--block-seconds", type=_number, metavar="SECONDS",
+                        help="read and render the content in blocks this long; "
+                        "memory grows with it, not with the content, and the result is the "
+                        f"same (default {BLOCK_SECONDS:g})")
 
 
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:
@@ -470,7 +480,8 @@ def _run(args: argparse.Namespace) -> int:
                                 options=_settings_options(args), subtype=args.subtype,
                                 force=args.force, save_plan=args.save_plan, progress=bar,
                                 engine=args.engine, keep_score=args.keep_score,
-                                plot=args.plot, measure=args.measure)
+                                plot=args.plot, measure=args.measure,
+                                block_seconds=args.block_seconds)
     elapsed = time.perf_counter() - started
     if not args.quiet:
         plan = result.plan
@@ -602,7 +613,8 @@ def _render(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = render_plan_file(args.plan, args.output, engine=args.engine, subtype=args.subtype,
                               force=args.force, keep_score=args.keep_score,
-                              content=args.content, styles=args.style)
+                              content=args.content, styles=args.style,
+                              block_seconds=args.block_seconds)
     if not args.quiet:
         elapsed = time.perf_counter() - started
         print(f"{PROG}: rendered {result.plan.duration:.1f} s with the {args.engine} engine "

@@ -50,16 +50,16 @@ def render(plan: RenderPlan, content: Analysis | None = None,
     True
     """
     if plan.mode == "mosaic":
-        source = _require(style, plan, "style", frames=None)
+        source = require_analysis(style, plan, "style", frames=None)
     else:
-        source = _require(content, plan, "content", frames=plan.n_frames)
+        source = require_analysis(content, plan, "content", frames=plan.n_frames)
     out = _render_shifted(plan, source, 0)
     for shift in range(1, plan.shifts):
         out += _render_shifted(plan, source, shift)
     if plan.shifts > 1:
         out /= plan.shifts
     if plan.mode == "mosaic" and plan.envelope > 0:
-        guide = _require(content, plan, "content", frames=plan.n_frames)
+        guide = require_analysis(content, plan, "content", frames=plan.n_frames)
         out = follow_envelope(out, guide.signal, plan.hop, plan.envelope)
     return out
 
@@ -170,8 +170,10 @@ def _overlap_add(band: np.ndarray, segments: np.ndarray, gains: np.ndarray,
     return out.reshape(n_channels, -1)[:, half: half + n_frames * m]
 
 
-def _require(analysis: Analysis | None, plan: RenderPlan, role: str,
-             frames: int | None) -> Analysis:
+def require_analysis(analysis: Analysis | None, plan: RenderPlan, role: str,
+                     frames: int | None) -> Analysis:
+    """``analysis`` if ``plan`` can be rendered from it as its ``role`` (``content`` or
+    ``style``), else `ParameterError` naming what differs."""
     if analysis is None:
         raise ParameterError(f"a {plan.mode} plan needs the {role}'s analysis to render")
     settings = (analysis.sr, analysis.wavelet, analysis.level, analysis.hop,

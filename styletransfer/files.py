@@ -28,6 +28,19 @@ from .presets import load_preset
 from .segments import SegmentAnalysis, is_corpus, read_segments
 from .settings import Settings
 from .sources import Grid, verify
+from .stream import (
+    FileReader,
+    block_frames,
+    check_block_seconds,
+    check_level,
+    transfer_blocks,
+)
+from .stream_render import (
+    render_nrt_to_file,
+    render_to_file,
+    scratch_file,
+    write_result,
+)
 from .transfer import (
     ENGINES,
     Progress,
@@ -89,7 +102,7 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
                    progress: Progress | None = None, engine: str = "numpy",
                    keep_score: str | os.PathLike[str] | None = None,
                    plot: str | os.PathLike[str] | None = None,
-                   measure: bool = False) -> RunResult:
+                   measure: bool = False, block_seconds: float | None = None) -> RunResult:
     """Style ``content`` after ``styles`` (audio files or one learnt ``.npz``) into ``output``.
 
     Settings are merged in this order, later winning: defaults, ``preset``, the settings a
@@ -97,6 +110,9 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
     ``engine`` renders (``numpy`` or ``sc``); ``keep_score`` keeps the ``sc`` score.
     ``plot`` also draws the run's picture (`plot.run_figure`, a ``.png``) from the run's
     own plan and analyses, with the `evaluate` measures in its title when ``measure``.
+    Without a picture, the numpy engine reads and renders the content in blocks of
+    ``block_seconds`` (`stream.BLOCK_SECONDS` by default), so memory does not grow with
+    its length; the result equals the whole-file rendering to rounding.
 
     Examples
     --------
@@ -106,6 +122,7 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         raise ParameterError("no style given: add --style FILE (audio or a learnt .npz)")
     subtype = audio.normalise_subtype(subtype)
     check_engine(engine, keep_score)
+    check_block_seconds(block_seconds)
     out = Path(output) if output is not None else default_output(content)
     inputs = (content, *styles)
     audio.check_output_path(out, subtype=subtype, inputs=inputs, force=force)
@@ -115,6 +132,12 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         if plan_path == out.resolve():
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
     picture = _check_picture(plot, measure, inputs=inputs, force=force)
+    names: dict[str, object] = {"content": str(content), "styles": [str(s) for s in styles]}
+    if picture is None:  # a picture draws from the whole analyses
+        return _transfer_blocks(content, styles, out, plan_path, preset=preset,
+                                options=options, subtype=subtype, force=force,
+                                progress=progress, sources=names, block_seconds=block_seconds,
+                                engine=engine, keep_score=keep_score)
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
     if engine == "sc":
@@ -154,6 +177,38 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         if plan_path is not None:
             plan.save(temps[1])
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
+
+
+def _transfer_blocks(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]],
+                     out: Path, plan_path: Path | None, *, preset: str | None,
+                     options: dict[str, Any] | None, subtype: str, force: bool,
+                     progress: Progress | None, sources: dict[str, object],
+                     block_seconds: float | None, engine: str,
+                     keep_score: str | os.PathLike[str] | None) -> RunResult:
+    """`transfer_files` without a picture, the content read and rendered in blocks."""
+    settings = _base_settings(preset, options)
+    with FileReader(content) as reader:
+        settings, model, style_audio = _settings_and_styles(settings, reader.sr, styles,
+                                                            options)
+        audio.check_output_format(out, n_channels=reader.n_channels, sr=reader.sr)
+        if engine == "sc":
+            _check_sc_grid(settings, reader.sr, reader.n_channels)
+        blocks = block_frames(reader.sr, analysis_grid(settings, reader.sr)[1], block_seconds)
+        targets = [out] if plan_path is None else [out, plan_path]
+        with atomic_targets(targets, force=force) as temps:  # both files, or neither
+            scratch = scratch_file(out)
+            try:
+                rendered = transfer_blocks(reader, style_audio, scratch, settings=settings,
+                                           model=model, progress=progress, sources=sources,
+                                           blocks=blocks, name=str(content), engine=engine,
+                                           keep_score=keep_score)
+                gain = write_result(rendered, reader, temps[0], subtype=subtype,
+                                    container=out.suffix)
+            finally:
+                scratch.unlink(missing_ok=True)
+            if plan_path is not None:
+                rendered.plan.save(temps[1])
+    return RunResult(output=out, plan=rendered.plan, settings=settings, gain=gain)
 
 
 def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]], *,
@@ -229,11 +284,13 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
                      engine: str = "numpy", subtype: str = "PCM_24", force: bool = False,
                      keep_score: str | os.PathLike[str] | None = None,
                      content: str | os.PathLike[str] | None = None,
-                     styles: Sequence[str | os.PathLike[str]] | None = None) -> RunResult:
+                     styles: Sequence[str | os.PathLike[str]] | None = None,
+                     block_seconds: float | None = None) -> RunResult:
     """Render a plan saved with ``run --save-plan`` into ``output``.
 
     The audio the plan needs is read again from the files it names (or from ``content``
-    and ``styles`` when given, e.g. after moving them) and analysed on the plan's grid.
+    and ``styles`` when given, e.g. after moving them) and analysed on the plan's grid;
+    the numpy engine reads and renders the content in blocks of ``block_seconds``.
 
     Examples
     --------
@@ -252,16 +309,46 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     audio.check_output_path(out, subtype=subtype, inputs=(plan_path, *needed), force=force)
     settings = Settings(wavelet=plan.wavelet, levels=plan.level,
                         bands_per_octave=plan.bands_per_octave)
-    _, exponent, content_analysis = _plan_content(plan, content_path, out)
-    style_analysis: Analysis | None = None
-    if plan.mode == "mosaic":
-        style_analysis = _corpus_segments(plan, style_paths)
-        if style_analysis is None:
-            style_analysis = _plan_styles(plan, style_paths)[0]
-    result = render_plan(plan, content_analysis, style_analysis, engine=engine,
-                         keep_score=keep_score)
-    result = np.ldexp(result, -exponent)
-    gain = audio.write(out, result, plan.sr, subtype=subtype, force=force)
+    check_block_seconds(block_seconds)
+    return _render_blocks(plan, content_path, style_paths, out, settings=settings,
+                          engine=engine, subtype=subtype, force=force,
+                          keep_score=keep_score, block_seconds=block_seconds)
+
+
+def _render_blocks(plan: RenderPlan, content_path: str | os.PathLike[str],
+                   style_paths: list[str | os.PathLike[str]], out: Path, *,
+                   settings: Settings, engine: str, subtype: str, force: bool,
+                   keep_score: str | os.PathLike[str] | None,
+                   block_seconds: float | None) -> RunResult:
+    """`render_plan_file`: the content read and rendered in blocks."""
+    with FileReader(content_path) as reader:
+        exponent = check_level(reader, str(content_path))
+        audio.check_output_format(out, n_channels=reader.n_channels, sr=reader.sr)
+        _check_plan_content(plan, content_path, reader.sr, reader.n_channels,
+                            reader.n_samples)
+        style_analysis: Analysis | None = None
+        played = plan
+        if plan.mode == "mosaic":
+            style_analysis = _corpus_segments(plan, style_paths)
+            if style_analysis is None:
+                style_analysis = _plan_styles(plan, style_paths)[0]
+            if isinstance(style_analysis, SegmentAnalysis):  # the frames that were read
+                played = style_analysis.localise(plan)
+        with atomic_target(out, force=force) as temp:
+            scratch = scratch_file(out)
+            try:
+                blocks = block_frames(reader.sr, plan.hop, block_seconds)
+                if engine == "sc":
+                    rendered = render_nrt_to_file(played, reader, scratch, exponent=exponent,
+                                                  blocks=blocks, style=style_analysis,
+                                                  keep_score=keep_score)
+                else:
+                    rendered = render_to_file(played, reader, scratch, exponent=exponent,
+                                              blocks=blocks, style=style_analysis)
+                gain = write_result(rendered, reader, temp, subtype=subtype,
+                                    container=out.suffix)
+            finally:
+                scratch.unlink(missing_ok=True)
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
@@ -398,9 +485,24 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
     model that indexes its files gives their audio only where it is needed (to learn
     again, or to transpose); a mosaic from it reads just the frames it plays.
     """
-    settings = load_preset(preset).check_kind(synthesis=False).settings if preset else Settings()
-    settings = settings.updated(options or {}).checked()
+    settings = _base_settings(preset, options)
     y, sr = audio.load(content)
+    settings, model, style_audio = _settings_and_styles(settings, sr, styles, options)
+    return y, sr, settings, model, style_audio
+
+
+def _base_settings(preset: str | None, options: dict[str, Any] | None) -> Settings:
+    """Defaults < ``preset`` < ``options``, checked."""
+    settings = (load_preset(preset).check_kind(synthesis=False).settings if preset
+                else Settings())
+    return settings.updated(options or {}).checked()
+
+
+def _settings_and_styles(settings: Settings, sr: int, styles: Sequence[str | os.PathLike[str]],
+                         options: dict[str, Any] | None,
+                         ) -> tuple[Settings, StyleModel | None, list[tuple[np.ndarray, int]]]:
+    """The style audio and a learnt model (or None), and ``settings`` for a content at
+    ``sr`` with the model's own merged in (options still win)."""
     model, style_audio = _load_styles(styles)
     if model is not None:
         learnt = {"clusters": model.n_states, "seed": model.seed, "wavelet": model.wavelet_,
@@ -420,7 +522,7 @@ def _read_inputs(content: str | os.PathLike[str], styles: Sequence[str | os.Path
             if not style_audio:
                 raise ParameterError(f"{styles[0]}: holds no audio to learn other --clusters "
                                      "or --seed from: learn it again from audio")
-    return y, sr, settings, model, style_audio
+    return settings, model, style_audio
 
 
 #: The most audio (seconds) read back from an indexed style's files to learn it again in
@@ -569,11 +671,7 @@ def _plan_content(plan: RenderPlan, path: str | os.PathLike[str], out: Path | No
     y, sr = audio.load(path)
     if out is not None:
         audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
-    if sr != plan.sr or y.shape != (plan.n_channels, plan.n_samples):
-        raise ParameterError(f"{path}: is not the content of this plan ({y.shape[0]} "
-                             f"channels, {y.shape[1]} samples at {sr} Hz; the plan wants "
-                             f"{plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): give the "
-                             "right file with --content")
+    _check_plan_content(plan, path, sr, y.shape[0], y.shape[1])
     exponent = audio.working_exponent(y)
     analysis = analyse(np.ldexp(y, exponent), sr, wavelet=plan.wavelet, level=plan.level,
                        hop=plan.hop, bands_per_octave=plan.bands_per_octave, name=str(path))
@@ -596,6 +694,15 @@ def _corpus_segments(plan: RenderPlan, paths: Sequence[str | os.PathLike[str]],
                              "other settings): give the right --style")
     return read_segments(model, plan.segments, n_channels=plan.n_channels,
                          source=str(paths[0]))
+
+
+def _check_plan_content(plan: RenderPlan, content_path: str | os.PathLike[str], sr: int,
+                        n_channels: int, n_samples: int) -> None:
+    if sr != plan.sr or (n_channels, n_samples) != (plan.n_channels, plan.n_samples):
+        raise ParameterError(f"{content_path}: is not the content of this plan ({n_channels} "
+                             f"channels, {n_samples} samples at {sr} Hz; the plan wants "
+                             f"{plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): give the "
+                             "right file with --content")
 
 
 def _plan_styles(plan: RenderPlan, paths: Sequence[str | os.PathLike[str]],

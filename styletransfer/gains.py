@@ -10,6 +10,7 @@ a recipe are the gains of the whole track at those frames, bit for bit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -24,6 +25,9 @@ GUARD_DB, GUARD_SPAN_DB = -30.0, 30.0
 #: Energy below which a frame is silence (about -300 dB): the energy floor of `band_gains`
 #: never falls below it, so silent, digital-zero and denormal input gets finite gains.
 SILENT_ENERGY = 1e-30
+#: Frames whose gains are computed at a time: the temporaries stay bounded on long tracks,
+#: and the gains are the same, bit for bit, whatever the chunks.
+CHUNK_FRAMES = 16384
 
 
 def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarray, *,
@@ -70,11 +74,36 @@ def band_gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.nd
     >>> band_gains(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(1), max_boost_db=24).tolist()
     [[1.0, 1.0]]
     """
-    total = _energy(total)
-    source_energy = _energy(source_energy)
-    floor = energy_floor(total, source_energy.shape[1])
-    return _gains(source_energy, wanted_shape, total, floor=floor, max_boost_db=max_boost_db,
-                  octaves=octaves, context=(0, 0), guard_db=guard_db)
+    _check_boost(max_boost_db)
+    source_energy, total = np.asarray(source_energy), np.asarray(total)
+    wanted_shape = np.asarray(wanted_shape)
+    n_frames, n_bands = source_energy.shape
+    floor = energy_floor(total, n_bands)
+
+    def rows(low: int, high: int, context: tuple[int, int]) -> np.ndarray:
+        return _gains(_energy(source_energy[low:high]), wanted_shape[low:high],
+                      _energy(total[low:high]), floor=floor, max_boost_db=max_boost_db,
+                      octaves=octaves, context=context, guard_db=guard_db)
+
+    return _in_chunks(rows, n_frames, 0, n_frames, n_bands)
+
+
+def _in_chunks(rows: Callable[[int, int, tuple[int, int]], np.ndarray], n_frames: int,
+               start: int, stop: int, n_bands: int) -> np.ndarray:
+    """The gains of frames ``start`` to ``stop`` of ``n_frames``, `CHUNK_FRAMES` at a time:
+    ``rows(low, high, context)`` gives those of frames ``low`` to ``high`` less the
+    ``context`` rows at either end (the neighbours the averaging needs)."""
+    gains = np.empty((stop - start, n_bands), dtype=np.float32)
+    for first in range(start, stop, CHUNK_FRAMES):
+        last = min(first + CHUNK_FRAMES, stop)
+        low, high = max(0, first - 1), min(n_frames, last + 1)
+        gains[first - start: last - start] = rows(low, high, (first - low, high - last))
+    return gains
+
+
+def _check_boost(max_boost_db: float) -> None:
+    if not math.isfinite(max_boost_db):
+        raise ParameterError(f"max_boost_db {max_boost_db} is not finite: give decibels")
 
 
 def energy_floor(total: np.ndarray, n_bands: int) -> float:
@@ -89,8 +118,7 @@ def _gains(source_energy: np.ndarray, wanted_shape: np.ndarray, total: np.ndarra
     """`band_gains` of frames whose first ``context[0]`` and last ``context[1]`` rows are
     neighbours outside the frames wanted (used for the averaging, then dropped); where
     there is no neighbour (the track's ends) the edge frame stands in for it."""
-    if not math.isfinite(max_boost_db):
-        raise ParameterError(f"max_boost_db {max_boost_db} is not finite: give decibels")
+    _check_boost(max_boost_db)
     wanted_shape = np.asarray(wanted_shape, dtype=np.float64)
     unknown = ~np.isfinite(wanted_shape).all(axis=1)
     if unknown.any():
@@ -232,8 +260,11 @@ class GainRecipe:
         start = max(0, min(start, stop))
         if start == stop:
             return np.empty((0, self.source_energy.shape[1]), dtype=np.float32)
-        low, high = max(0, start - 1), min(self.n_frames, stop + 1)
-        return _gains(self.source_energy[low:high], self.wanted(strength, low, high),
-                      self.total[low:high], floor=self.floor, max_boost_db=self.max_boost_db,
-                      octaves=self.octaves, context=(start - low, high - stop),
-                      guard_db=self.guard_db)
+
+        def rows(low: int, high: int, context: tuple[int, int]) -> np.ndarray:
+            return _gains(self.source_energy[low:high], self.wanted(strength, low, high),
+                          self.total[low:high], floor=self.floor,
+                          max_boost_db=self.max_boost_db, octaves=self.octaves,
+                          context=context, guard_db=self.guard_db)
+
+        return _in_chunks(rows, self.n_frames, start, stop, self.source_energy.shape[1])

@@ -33,6 +33,8 @@ from .model import StyleModel, single_threaded
 Search = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 #: How far a content cluster's spread may be rescaled towards the style state's.
 SPREAD_RATIO_LIMITS = (0.25, 2.0)
+#: Frames mapped at a time (the per-state temporaries are frames x states x bands).
+_CHUNK_FRAMES = 8192
 
 
 @dataclass(frozen=True)
@@ -90,23 +92,25 @@ def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
     assignment = cost.argmin(axis=1)
     assignment[rows] = cols
 
-    features = content.features()
+    features = content_model.features_  # content.features(), as the fit computed them
     weights = content_model.posteriors(features)
     if smoothing > 1:
         weights = uniform_filter1d(weights, size=int(smoothing), axis=0, mode="nearest")
         weights /= weights.sum(axis=1, keepdims=True)
 
-    shape = content.band_shape()
+    shape = features[:, : content.n_bands]  # content.band_shape(), leading the features
     style_mean = model.shape_mean_[assignment]
     ratio = np.clip(model.shape_std_[assignment] / content_model.shape_std_, *SPREAD_RATIO_LIMITS)
-    deviation = shape[:, None, :] - content_model.shape_mean_[None, :, :]
-    moved = style_mean[None] + deviation * ratio[None]
-    target_shape = np.einsum("fk,fkb->fb", weights, moved)
+    target_shape = np.empty_like(shape)
+    for start in range(0, shape.shape[0], _CHUNK_FRAMES):  # bounded temporaries
+        rows = slice(start, start + _CHUNK_FRAMES)
+        deviation = shape[rows, None, :] - content_model.shape_mean_[None, :, :]
+        moved = style_mean[None] + deviation * ratio[None]
+        target_shape[rows] = np.einsum("fk,fkb->fb", weights[rows], moved)
 
     style_weights = weights @ np.eye(model.n_states_)[assignment]
     n_bands = content.n_bands
-    z_content = (features - content_model.mean_) / content_model.scale_
-    target_features = z_content.copy()
+    target_features = (features - content_model.mean_) / content_model.scale_
     target_features[:, :n_bands] = ((target_shape - model.mean_[:n_bands])
                                     / model.scale_[:n_bands])
     return Mapping(weights=style_weights, target_shape=target_shape,
@@ -197,6 +201,7 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
             distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(
                 target_features)
     local_near = distances**2 / n_features
+    del distances
     labels, track = frames.labels, frames.track
     jump_cost = continuity * (1.0 + 0.25 * np.log(model.transitions_.max(axis=1, keepdims=True)
                                                   / model.transitions_))
@@ -206,8 +211,9 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     continues = (np.arange(n_style) + 1 < n_style) & (track[successor] == track)
     nearest_labels = labels[nearest]
     n_frames = target_features.shape[0]
-    backpointers: list[np.ndarray] = []
-    candidates_per_frame: list[np.ndarray] = []
+    # arrays rather than lists of small arrays: a long track keeps 2k of each per frame
+    backpointers = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=np.int32)
+    candidates_per_frame = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=np.int64)
     candidates = nearest[0]
     candidate_labels = nearest_labels[0]
     total = local_near[0]
@@ -226,8 +232,8 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
         step[new[None, :] == candidates[:, None] + 1] = 0.0
         through = total[:, None] + step
         best = through.argmin(axis=0)
-        backpointers.append(best)
-        candidates_per_frame.append(candidates)
+        backpointers[f - 1] = best
+        candidates_per_frame[f - 1, : candidates.size] = candidates
         candidates, candidate_labels = new, new_labels
         total = through[best, columns] + new_local
     choice = int(np.argmin(total))
@@ -241,11 +247,14 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
 
 def search_segments(content: Analysis, model: StyleModel, target_features: np.ndarray,
                     frames: StyleFrames, *, continuity: float, pitch: float,
-                    onset_jumps: float, search: Search | None = None) -> np.ndarray:
+                    onset_jumps: float, search: Search | None = None,
+                    target_chroma: np.ndarray | None = None) -> np.ndarray:
     """`choose_segments` for ``content``: with ``pitch``, the content frames' chroma is
     matched (when ``frames`` hold chroma); with ``onset_jumps``, jumps are cheaper at its
     attacks (`onset_jump_scale`); ``search`` as for `choose_segments`. What a mosaic plays,
-    and where timbre mode's ``frames`` targets come from.
+    and where timbre mode's ``frames`` targets come from. ``target_chroma`` is the
+    content's `frame_chroma` when it has been computed already (a content read in blocks
+    has no signal to compute it from).
 
     Examples
     --------
@@ -260,8 +269,9 @@ def search_segments(content: Analysis, model: StyleModel, target_features: np.nd
     """
     from .analysis import frame_chroma
 
-    target_chroma = None
-    if pitch > 0 and frames.chroma is not None:
+    if pitch <= 0 or frames.chroma is None:
+        target_chroma = None
+    elif target_chroma is None:
         target_chroma = frame_chroma(content.signal, content.sr, content.hop, content.n_frames)
     jump_scale = (onset_jump_scale(content, floor=1.0 - onset_jumps) if onset_jumps > 0
                   else None)

@@ -38,6 +38,8 @@ from .sources import CHROMA_STEPS, INDEX_ARRAYS, MAX_FILES, CorpusIndex, Grid
 
 FORMAT_VERSION = 1
 ARCHIVE_KIND = "style model"
+#: Rows whose mixture posteriors are computed at a time (bounded temporaries).
+_CHUNK_ROWS = 8192
 
 
 class NotFittedError(ParameterError):
@@ -118,9 +120,9 @@ class StyleModel:
                     first.sr, first.wavelet, first.level, first.hop, first.bands_per_octave):
                 raise ParameterError("style analyses differ in sample rate or wavelet settings")
         features = np.vstack([a.features() for a in analyses])
-        shapes = np.vstack([a.band_shape() for a in analyses])
+        shapes = features[:, : first.n_bands]  # the band shapes lead the features
         track = np.concatenate([np.full(a.n_frames, i) for i, a in enumerate(analyses)])
-        n_states = int(min(self.n_states, len(np.unique(features.round(9), axis=0))))
+        n_states = int(min(self.n_states, distinct_rows(features, self.n_states)))
         mean, scale = standardisation(features)
         z = (features - mean) / scale
 
@@ -333,6 +335,23 @@ def single_threaded() -> AbstractContextManager[object]:
     return threadpool_limits(limits=1)
 
 
+def distinct_rows(features: np.ndarray, enough: int) -> int:
+    """How many distinct rows ``features`` has (rounded to 9 decimals), or any number of at
+    least ``enough`` once that many are found: a long track is not sorted whole for it.
+
+    Examples
+    --------
+    >>> distinct_rows(np.array([[1.0], [1.0], [2.0]]), 8)
+    2
+    """
+    rounded = 0
+    for stop in (4096, len(features)):
+        rounded = len(np.unique(features[:stop].round(9), axis=0))
+        if rounded >= enough:
+            break
+    return rounded
+
+
 def standardisation(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and spreads of ``features``; a constant column gets spread 1.
 
@@ -403,9 +422,13 @@ def diagonal_gmm_posteriors(z: np.ndarray, means: np.ndarray, variances: np.ndar
     >>> p.round(3).tolist()
     [[1.0, 0.0]]
     """
-    diff = z[:, None, :] - means[None, :, :]
-    log_p = (-0.5 * np.sum(diff * diff / variances[None] + np.log(2 * np.pi * variances[None]),
-                           axis=2) + np.log(weights)[None, :])
+    log_p = np.empty((z.shape[0], means.shape[0]))
+    for start in range(0, z.shape[0], _CHUNK_ROWS):  # rows x states x features at a time
+        rows = slice(start, start + _CHUNK_ROWS)
+        diff = z[rows, None, :] - means[None, :, :]
+        log_p[rows] = (-0.5 * np.sum(diff * diff / variances[None]
+                                     + np.log(2 * np.pi * variances[None]), axis=2)
+                       + np.log(weights)[None, :])
     log_p -= log_p.max(axis=1, keepdims=True)
     p = np.exp(log_p)
     return np.asarray(p / p.sum(axis=1, keepdims=True))

@@ -84,11 +84,13 @@ def check_corpus_mosaic(model: StyleModel, settings: Settings, *, source: str) -
 
 def plan_corpus_mosaic(content: Analysis, model: StyleModel, mapping: Mapping,
                        settings: Settings, *, source: str = "the style",
+                       content_chroma: np.ndarray | None = None,
                        ) -> tuple[RenderPlan, SegmentAnalysis]:
     """A mosaic plan from a corpus style, and the analysis of the frames it plays.
 
     The plan's segments are corpus frames; render it with ``style.localise(plan)``.
-    ``source`` names the model in messages (a file that changed or went missing).
+    ``source`` names the model in messages (a file that changed or went missing);
+    ``content_chroma`` as for `mapping.search_segments`.
     """
     from .transfer import mosaic_plan
 
@@ -96,14 +98,16 @@ def plan_corpus_mosaic(content: Analysis, model: StyleModel, mapping: Mapping,
     frames = corpus_frames(model, pitch=settings.pitch > 0)
     segments = search_segments(content, model, mapping.target_features, frames,
                                continuity=settings.continuity, pitch=settings.pitch,
-                               onset_jumps=settings.onset_jumps, search=corpus_search)
+                               onset_jumps=settings.onset_jumps, search=corpus_search,
+                               target_chroma=content_chroma)
     style = read_segments(model, segments, n_channels=content.n_channels, source=source)
     plan = mosaic_plan(content, style, style.local(segments), settings)
     return dataclasses.replace(plan, segments=segments), style
 
 
 def corpus_frame_targets(content: Analysis, model: StyleModel, mapping: Mapping,
-                         settings: Settings, *, source: str = "the style") -> np.ndarray:
+                         settings: Settings, *, source: str = "the style",
+                         content_chroma: np.ndarray | None = None) -> np.ndarray:
     """Timbre mode's frame targets (``targets = "frames"``) from a corpus style: the band
     shape of the corpus frame a mosaic's search picks for each content frame, read back
     from the files (as a mono mix: timbre mode measures the style, never plays it)."""
@@ -111,7 +115,8 @@ def corpus_frame_targets(content: Analysis, model: StyleModel, mapping: Mapping,
     frames = corpus_frames(model, pitch=settings.pitch > 0)
     segments = search_segments(content, model, mapping.target_features, frames,
                                continuity=settings.continuity, pitch=settings.pitch,
-                               onset_jumps=settings.onset_jumps, search=corpus_search)
+                               onset_jumps=settings.onset_jumps, search=corpus_search,
+                               target_chroma=content_chroma)
     style = read_segments(model, segments, n_channels=1, source=source)
     return np.asarray(style.band_shape()[style.local(segments)])
 

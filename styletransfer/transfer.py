@@ -162,9 +162,7 @@ def plan_with_recipe(content: np.ndarray, sr: int, styles: Sequence[tuple[np.nda
     >>> bool(np.array_equal(planned.recipe.gains(0.5), planned.plan.gains))
     True
     """
-    settings = (settings or Settings()).checked()
-    if model is not None:
-        settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
+    settings = prepared_settings(settings, model)
     check_audio(content, name="content")
     content = np.ldexp(content, working_exponent(content))  # exact, see working_exponent
     level, hop = analysis_grid(settings, sr)
@@ -173,7 +171,60 @@ def plan_with_recipe(content: np.ndarray, sr: int, styles: Sequence[tuple[np.nda
     content_analysis = analyse(content, sr, wavelet=settings.wavelet, level=level, hop=hop,
                                bands_per_octave=settings.bands_per_octave,
                                name=str(names.get("content", "content")))
+    return plan_from_analysis(content_analysis, styles, settings=settings, model=model,
+                              progress=progress, sources=sources)
 
+
+def prepared_settings(settings: Settings | None, model: StyleModel | None) -> Settings:
+    """``settings`` checked, with a learnt model's states and seed.
+
+    Examples
+    --------
+    >>> prepared_settings(None, None).clusters
+    8
+    """
+    settings = (settings or Settings()).checked()
+    if model is not None:
+        settings = dataclasses.replace(settings, clusters=model.n_states, seed=model.seed)
+    return settings
+
+
+def needs_chroma(settings: Settings) -> bool:
+    """Whether planning with ``settings`` matches the content's pitch classes (chroma).
+
+    Examples
+    --------
+    >>> needs_chroma(Settings(mode="mosaic", pitch=4.0)), needs_chroma(Settings())
+    (True, False)
+    """
+    return (settings.mode == "mosaic" or settings.targets == "frames") and settings.pitch > 0
+
+
+def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.ndarray, int]], *,
+                       settings: Settings | None = None, model: StyleModel | None = None,
+                       progress: Progress | None = None,
+                       sources: dict[str, object] | None = None,
+                       content_chroma: np.ndarray | None = None) -> Planned:
+    """`plan_with_recipe` for a content already analysed: its coefficients, or only its
+    frame features (as `stream.content_features` gives them, for a long content planned
+    in bounded memory).
+
+    ``content_chroma`` (`frame_chroma` of the content) is used where pitch is matched;
+    by default it is computed from ``content_analysis.signal``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> a = analyse(rng.standard_normal((1, 22050)), 22050, wavelet="db4", level=6)
+    >>> planned = plan_from_analysis(a, [(rng.standard_normal((1, 22050)), 22050)],
+    ...                              settings=Settings(clusters=3, levels=6))
+    >>> planned.plan.gains.shape[0] == a.n_frames
+    True
+    """
+    settings = prepared_settings(settings, model)
+    sr = content_analysis.sr
+    level, hop = content_analysis.level, content_analysis.hop
+    names = dict(sources or {})
     _step(progress, "analysing style")
     style_analysis = None
     reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
@@ -188,7 +239,7 @@ def plan_with_recipe(content: np.ndarray, sr: int, styles: Sequence[tuple[np.nda
         # a timbre plan plays the content only: the style is measured, never played, and
         # its channels' energies are summed anyway, so its mono mix serves at half the cost
         channels = 1 if settings.mode == "timbre" and settings.targets == "frames" else (
-            content.shape[0])
+            content_analysis.n_channels)
         style_analysis = analyse_styles(
             styles, sr=sr, n_channels=channels, settings=settings, level=level, hop=hop,
             names=[str(n) for n in style_names] if isinstance(style_names, list) else None)
@@ -211,21 +262,22 @@ def plan_with_recipe(content: np.ndarray, sr: int, styles: Sequence[tuple[np.nda
     recipe: GainRecipe | None = None
     if corpus and settings.mode == "mosaic":  # no recipe: its strength is fixed
         plan, concatenated = plan_corpus_mosaic(content_analysis, model, mapping, settings,
-                                                source=source)
+                                                source=source, content_chroma=content_chroma)
     elif corpus:
         plan, recipe = _timbre(content_analysis, mapping, settings,
-                               target_shape=corpus_frame_targets(content_analysis, model,
-                                                                 mapping, settings,
-                                                                 source=source))
+                               target_shape=corpus_frame_targets(
+                                   content_analysis, model, mapping, settings, source=source,
+                                   content_chroma=content_chroma))
     elif settings.mode == "mosaic":
         assert concatenated is not None
         plan, recipe = _mosaic(content_analysis, model, concatenated, mapping, settings,
-                               frames=frames)
+                               frames=frames, content_chroma=content_chroma)
     elif settings.targets == "frames":
         assert concatenated is not None
         segments = search_segments(content_analysis, model, mapping.target_features, frames,
                                    continuity=settings.continuity, pitch=settings.pitch,
-                                   onset_jumps=settings.onset_jumps)
+                                   onset_jumps=settings.onset_jumps,
+                                   target_chroma=content_chroma)
         plan, recipe = _timbre(content_analysis, mapping, settings,
                                target_shape=concatenated.band_shape()[segments])
         concatenated = None  # a timbre plan plays the content alone
@@ -410,23 +462,25 @@ def timbre_recipe(content: Analysis, target_shape: np.ndarray, *, max_boost_db: 
 
 
 def plan_mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
-                settings: Settings, *, frames: StyleFrames | None = None) -> RenderPlan:
+                settings: Settings, *, frames: StyleFrames | None = None,
+                content_chroma: np.ndarray | None = None) -> RenderPlan:
     """Style frames chosen along the mapping, gained to the content's loudness and shape.
 
     ``frames`` describes the frames of ``style`` (by default the model's own); with
     ``settings.pitch`` above 0 and chroma in ``frames``, frames whose pitch classes match
     the content frame's are preferred.
     """
-    return _mosaic(content, model, style, mapping, settings, frames=frames)[0]
+    return _mosaic(content, model, style, mapping, settings, frames=frames,
+                   content_chroma=content_chroma)[0]
 
 
 def _mosaic(content: Analysis, model: StyleModel, style: Analysis, mapping: Mapping,
             settings: Settings, *, frames: StyleFrames | None = None,
-            ) -> tuple[RenderPlan, GainRecipe]:
+            content_chroma: np.ndarray | None = None) -> tuple[RenderPlan, GainRecipe]:
     segments = search_segments(content, model, mapping.target_features,
                                frames if frames is not None else StyleFrames.of(model),
                                continuity=settings.continuity, pitch=settings.pitch,
-                               onset_jumps=settings.onset_jumps)
+                               onset_jumps=settings.onset_jumps, target_chroma=content_chroma)
     return _mosaic_plan(content, style, segments, settings)
 
 

@@ -180,12 +180,13 @@ def test_errors_from_the_installed_command_have_no_traceback(clips: dict[str, Pa
 def test_failed_write_leaves_no_partial_file(clips: dict[str, Path],
                                              monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    def broken_write(*args: object, **kwargs: object) -> None:
-        path = Path(str(args[0]))
-        path.write_bytes(b"partial")
+    written = sf.SoundFile.write
+
+    def broken_write(self: sf.SoundFile, data: object) -> None:
+        written(self, data)  # a partial file: the header and the first block
         raise OSError("disk full")
 
-    monkeypatch.setattr(sf, "write", broken_write)
+    monkeypatch.setattr(sf.SoundFile, "write", broken_write)
     out = clips["dir"] / "out.wav"
     code, err = run_cli(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
                          str(out)], capsys)

@@ -119,15 +119,15 @@ def test_a_faulty_result_is_never_written(fault: object, clips: dict[str, Path],
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Should the engine ever produce NaN, inf or a constant: exit 1, nothing written."""
-    import styletransfer.files
+    import styletransfer.stream_render as stream_render
 
-    def broken(plan, content, style, **_: object) -> np.ndarray:  # type: ignore[no-untyped-def]
-        y = np.full((plan.n_channels, plan.n_samples), 0.5, dtype=np.float32)
+    def broken(signal, plan, frames, margin, count):  # type: ignore[no-untyped-def]
+        y = np.full((plan.n_channels, count * plan.hop), 0.5, dtype=np.float32)
         if fault != "dc":
             y[:, ::3] = fault
         return y
 
-    monkeypatch.setattr(styletransfer.files, "render_plan", broken)
+    monkeypatch.setattr(stream_render, "render_timbre_block", broken)  # every block of the render
     out = clips["dir"] / "out.wav"
     before = {p.name for p in clips["dir"].iterdir()}
     assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
@@ -300,8 +300,8 @@ def test_signals_at_the_write_phase_leave_nothing(sig: str, job: str, clips: dic
     out = folder / "out.wav"
     content, style = str(clips["content"]), str(clips["style"])
     where, args = {
-        "run": ("styletransfer.audio:write_file", ["run", content, "--style", style, "-o",
-                                                    str(out)]),
+        "run": ("styletransfer.files:write_result", ["run", content, "--style", style, "-o",
+                                                      str(out)]),
         "learn": ("styletransfer.model:save_archive", ["learn", style, "-o",
                                                         str(folder / "m.npz")]),
         "save-plan": ("styletransfer.plan:save_archive", ["run", content, "--style", style,
@@ -337,16 +337,16 @@ def _scsynths() -> set[str]:
 def test_a_file_that_appears_during_the_run_is_kept(clips: dict[str, Path],
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    import styletransfer.audio as audio
+    import styletransfer.files as files
 
     out = clips["dir"] / "out.wav"
-    original = audio.write_file
+    original = files.write_result
 
     def meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
         out.write_bytes(b"someone else's file")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(audio, "write_file", meanwhile)
+    monkeypatch.setattr(files, "write_result", meanwhile)
     before = {p.name for p in clips["dir"].iterdir()}
     assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
                  str(out), "-q"]) == 2
@@ -394,13 +394,11 @@ def test_disk_full_says_so(clips: dict[str, Path], monkeypatch: pytest.MonkeyPat
     import shutil
     from collections import namedtuple
 
-    import styletransfer.audio as audio
-
     def no_room(*args: object, **kwargs: object) -> None:
         raise sf.LibsndfileError(2, "System error")
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(audio.sf, "write", no_room)
+    monkeypatch.setattr(sf.SoundFile, "write", no_room)
     monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9, 0))
     before = {p.name for p in clips["dir"].iterdir()}
     assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",

@@ -3,7 +3,9 @@
 The score (`PlanScore.nrt_bundles`), the audio and the frame table it reads are
 written to a folder, scsynth renders them to a file, and the result is trimmed by the
 score's delay to the plan's length. `render_set` renders a live set under a timeline of
-controls the same way: what a live stream of it played.
+controls the same way: what a live stream of it played. `nrt_output` leaves the writing
+of the content's buffer file and the reading of the result to its caller, so a long
+content can be copied in and read back block by block (`stream_render`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,9 +76,47 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     >>> render_nrt(plan, a).shape  # doctest: +SKIP
     (1, 4000)
     """
+    source = content if content is not None else style  # both None: nrt_output refuses
+    dtype = source.signal.dtype if source is not None else np.dtype(np.float32)
+
+    def write_content(path: Path, score: PlanScore) -> None:
+        signal = (content.signal if content is not None  # a synthesis: a silent guide
+                  else np.zeros((plan.n_channels, 1), dtype=dtype))
+        write_stereo(path, score.content_signal(signal), plan.sr)
+
+    with nrt_output(plan, write_content, style, content_given=content is not None,
+                    scsynth=scsynth, keep_score=keep_score, dc_hz=dc_hz) as (path, start):
+        rendered, rate = sf.read(path, dtype="float32", always_2d=True)
+    return _trimmed(rendered, rate, plan, start, dtype)
+
+
+#: Writes the content buffer's file (at the path given) as `PlanScore.content_signal` says.
+ContentWriter = Callable[[Path, PlanScore], None]
+
+
+@contextmanager
+def nrt_output(plan: RenderPlan, write_content: ContentWriter, style: Analysis | None, *,
+               content_given: bool = True, scsynth: str | None = None,
+               keep_score: str | os.PathLike[str] | None = None,
+               dc_hz: float = 0.0) -> Iterator[tuple[Path, int]]:
+    """Render ``plan`` with ``scsynth -N`` and yield the rendered file (float WAV, the
+    server's channels) and the sample where the result starts in it; the file lives
+    until the block ends (or is kept, with ``keep_score``).
+
+    ``write_content`` writes the content buffer's file, so a long content can be copied
+    into it block by block; ``content_given`` False says there is no content (a synthesis:
+    a mosaic without envelope). Raises `EngineError` when scsynth fails or is stopped.
+
+    Examples
+    --------
+    >>> def silent(path, score):  # doctest: +SKIP
+    ...     write_stereo(path, score.content_signal(np.zeros((1, plan.n_samples))), plan.sr)
+    >>> with nrt_output(plan, silent, None) as (path, start):  # doctest: +SKIP
+    ...     out = sf.read(path)[0][start: start + plan.n_samples]
+    """
     check_plan(plan)
     executable = scsynth or find_scsynth()
-    if content is None and not (plan.mode == "mosaic" and plan.envelope == 0.0):
+    if not content_given and not (plan.mode == "mosaic" and plan.envelope == 0.0):
         raise ParameterError(f"a {plan.mode} plan needs the content's analysis to render")
     if plan.mode == "mosaic" and style is None:
         raise ParameterError("a mosaic plan needs the style's analysis to render")
@@ -84,21 +125,18 @@ def render_nrt(plan: RenderPlan, content: Analysis | None = None,
     def bundles(content_path: str, style_path: str | None, tables: list[str]) -> list[Bundle]:
         return score.nrt_bundles(content_path, style_path, tables[0], dc_hz=dc_hz)
 
-    source = content if content is not None else style
-    assert source is not None
-    signal = (content.signal if content is not None  # a synthesis: a silent guide
-              else np.zeros((plan.n_channels, 1), dtype=source.signal.dtype))
-    job = _Job(plan, score.delay_samples, score.content_signal(signal),
+    job = _Job(plan, score.delay_samples, lambda path: write_content(path, score),
                style.signal if plan.mode == "mosaic" and style is not None else None,
-               [score.table()], bundles, source.signal.dtype)
+               [score.table()], bundles)
     if keep_score is not None:
         folder = Path(keep_score)
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{folder}: --keep-score needs a folder, not a file")
         folder.mkdir(parents=True, exist_ok=True)
-        return _render_in(job, folder.resolve(), executable, keep=True)
+        yield _render_in(job, folder.resolve(), executable, keep=True), job.delay
+        return
     with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
-        return _render_in(job, Path(work), executable, keep=False)
+        yield _render_in(job, Path(work), executable, keep=False), job.delay
 
 
 def render_set(live: LiveSet, timeline: Timeline | None = None, *,
@@ -128,11 +166,17 @@ def render_set(live: LiveSet, timeline: Timeline | None = None, *,
     def bundles(content_path: str, style_path: str | None, tables: list[str]) -> list[Bundle]:
         return score.nrt_bundles(content_path, style_path, tables, dc_hz=dc_hz)
 
-    job = _Job(plan, score.delay_samples, score.chains[0].content_signal(live.content.signal),
-               live.style_signal(), [timeline.table(c) for c in range(len(live.plans))],
-               bundles, live.content.signal.dtype)
+    content = live.content.signal
+
+    def write_content(path: Path) -> None:
+        write_stereo(path, score.chains[0].content_signal(content), plan.sr)
+
+    job = _Job(plan, score.delay_samples, write_content, live.style_signal(),
+               [timeline.table(c) for c in range(len(live.plans))], bundles)
     with tempfile.TemporaryDirectory(prefix="st-nrt-") as work:
-        return _render_in(job, Path(work), scsynth or find_scsynth(), keep=False)
+        path = _render_in(job, Path(work), scsynth or find_scsynth(), keep=False)
+        rendered, rate = sf.read(path, dtype="float32", always_2d=True)
+    return _trimmed(rendered, rate, plan, job.delay, content.dtype)
 
 
 @dataclass(frozen=True)
@@ -141,17 +185,17 @@ class _Job:
 
     plan: RenderPlan
     delay: int
-    content: np.ndarray
+    write_content: Callable[[Path], None]
     style: np.ndarray | None
     tables: list[np.ndarray]
     bundles: Callable[[str, str | None, list[str]], list[Bundle]]
-    dtype: np.dtype[Any]
 
 
-def _render_in(job: _Job, folder: Path, executable: str, *, keep: bool) -> np.ndarray:
+def _render_in(job: _Job, folder: Path, executable: str, *, keep: bool) -> Path:
+    """Write ``job``'s files into ``folder``, render them, and return the rendered file."""
     plan = job.plan
     content_path = folder / "content.wav"
-    write_stereo(content_path, job.content, plan.sr)
+    job.write_content(content_path)
     table_paths = [folder / ("frames.wav" if index == 0 else f"frames{index + 1}.wav")
                    for index in range(len(job.tables))]
     for path, table in zip(table_paths, job.tables, strict=True):
@@ -176,12 +220,15 @@ def _render_in(job: _Job, folder: Path, executable: str, *, keep: bool) -> np.nd
                else f"exit code {done.returncode}")
         raise EngineError(f"scsynth stopped during the render ({how})"
                           + (f": {last[-1].strip()}" if last else "") + "; nothing was written")
-    rendered, rate = sf.read(out_path, dtype="float32", always_2d=True)
-    if not keep:
-        out_path.unlink()
-    start = job.delay
+    return out_path
+
+
+def _trimmed(rendered: np.ndarray, rate: int, plan: RenderPlan, start: int,
+             dtype: np.dtype[Any]) -> np.ndarray:
+    """The plan's samples of a render read back (``(n_samples, channels)`` from
+    ``start``), as ``(n_channels, n_samples)`` in ``dtype``."""
     if rate != plan.sr or rendered.shape[0] < start + plan.n_samples:
         raise EngineError(f"scsynth rendered {rendered.shape[0]} samples at {rate} Hz, "
                           f"expected {start + plan.n_samples} at {plan.sr} Hz")
     out = rendered[start: start + plan.n_samples, : plan.n_channels].T
-    return np.ascontiguousarray(out, dtype=job.dtype)
+    return np.ascontiguousarray(out, dtype=dtype)

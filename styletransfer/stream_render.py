@@ -1,0 +1,236 @@
+"""Rendering and writing in blocks: the second and last passes of `stream`.
+
+`render_to_file` (numpy engine) and `render_nrt_to_file` (SuperCollider) render a plan
+block by block into a float32 scratch file beside the output; `write_result` checks the
+result as `audio.check_result` does, applies the mosaic envelope and the normalisation
+gain block by block (`finished_blocks`), and writes the output.
+
+Examples
+--------
+>>> scratch_file(Path("/tmp/song.wav")).name.startswith(".song.wav.")
+True
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import soundfile as sf
+
+from . import audio
+from .analysis import Analysis
+from .blocks import (
+    BlockGrid,
+    MosaicSource,
+    PeriodicSignal,
+    SampleReader,
+    filtered_mean,
+    frame_indices,
+    in_order,
+    render_mosaic_block,
+    render_timbre_block,
+    track_blocks,
+)
+from .engine_numpy import require_analysis
+from .errors import EngineError, InternalError, ParameterError
+from .plan import RenderPlan
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendering in a scratch file: float32 samples interleaved, before the envelope
+    (mosaic) and the normalisation; with what the last pass needs."""
+
+    path: Path
+    plan: RenderPlan
+    exponent: int
+    blocks: int
+    enveloped: bool = False  # the engine has applied the mosaic envelope itself
+
+
+def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
+                   exponent: int, blocks: int, style: Analysis | None = None) -> Rendered:
+    """Render ``plan`` block by block from the content in ``reader`` (and the style, in
+    memory, for a mosaic) into ``scratch`` (float32, interleaved)."""
+    grid = BlockGrid(plan.n_samples, plan.hop, plan.level, plan.wavelet, blocks,
+                     plan.bands_per_octave)
+    margin, hop = grid.margin, plan.hop
+    periodic = PeriodicSignal(reader, hop, exponent)
+    source = None
+    if plan.mode == "mosaic":
+        style = require_analysis(style, plan, "style", frames=None)
+        source = MosaicSource(plan, style.coeffs, style.signal)
+
+    def work(block: tuple[int, int]) -> np.ndarray:
+        first, end = block
+        frames = frame_indices(first, end, margin, grid.n_frames)
+        if source is not None:
+            out = render_mosaic_block(source, frames, margin, end - first)
+        else:
+            extra = plan.shifts - 1
+            signal = periodic.take((first - margin) * hop - extra, (end + margin) * hop)
+            out = render_timbre_block(signal, plan, frames, margin, end - first)
+        return out[:, : plan.n_samples - first * hop]
+
+    with open(scratch, "wb") as handle:
+        for out in in_order(work, grid.blocks()):
+            _write_raw(handle, out)
+    return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks)
+
+
+def render_nrt_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
+                       exponent: int, blocks: int, style: Analysis | None = None,
+                       keep_score: str | os.PathLike[str] | None = None) -> Rendered:
+    """`render_to_file` with SuperCollider (``scsynth -N``): the content's buffer file is
+    written block by block, and the server's output read back so, into ``scratch``."""
+    import soundfile as sf
+
+    from .supercollider.nrt import nrt_output
+    from .supercollider.score import PlanScore
+
+    periodic = PeriodicSignal(reader, plan.hop, exponent)
+    n, step = plan.n_samples, blocks * plan.hop
+
+    def write_content(path: Path, score: PlanScore) -> None:
+        with sf.SoundFile(str(path), "w", samplerate=plan.sr, channels=2, subtype="FLOAT",
+                          format="WAV") as out:
+            out.write(np.zeros((score.lead_samples, 2), dtype=np.float32))
+            for y in track_blocks(periodic, n, plan.hop, blocks):
+                out.write(np.ascontiguousarray((np.repeat(y, 2, axis=0) if y.shape[0] == 1
+                                                else y).T))
+
+    with nrt_output(plan, write_content, style, keep_score=keep_score) as (path, start):
+        with sf.SoundFile(str(path)) as rendered, open(scratch, "wb") as handle:
+            if rendered.samplerate != plan.sr or rendered.frames < start + n:
+                raise EngineError(f"scsynth rendered {rendered.frames} samples at "
+                                  f"{rendered.samplerate} Hz, expected {start + n} at "
+                                  f"{plan.sr} Hz")
+            rendered.seek(start)
+            for first in range(0, n, step):
+                data = rendered.read(min(step, n - first), dtype="float32", always_2d=True)
+                _write_raw(handle, data[:, : plan.n_channels].T)
+    return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks, enveloped=True)
+
+
+def _write_raw(handle: BinaryIO, y: np.ndarray) -> None:
+    handle.write(np.ascontiguousarray(y.T, dtype=np.float32).tobytes())
+
+
+def _read_raw(handle: BinaryIO, n_channels: int, start: int, stop: int) -> np.ndarray:
+    handle.seek(start * n_channels * 4)
+    data = np.frombuffer(handle.read((stop - start) * n_channels * 4), dtype=np.float32)
+    return np.ascontiguousarray(data.reshape(-1, n_channels).T)
+
+
+def finished_blocks(rendered: Rendered, reader: SampleReader) -> Iterator[np.ndarray]:
+    """The result, block by block, as the whole-file path returns it (envelope followed,
+    scaled back), before normalisation."""
+    plan = rendered.plan
+    n, step = plan.n_samples, rendered.blocks * plan.hop
+    envelope = plan.mode == "mosaic" and plan.envelope > 0 and not rendered.enveloped
+    width = max(1, plan.hop // 8)
+    means = _envelope_means(rendered, reader, width) if envelope else (0.0, 0.0)
+    periodic = PeriodicSignal(reader, plan.hop, rendered.exponent)
+    with open(rendered.path, "rb") as handle:
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            if not envelope:
+                out = _read_raw(handle, plan.n_channels, start, stop)
+            else:
+                lo, hi = max(0, start - width), min(n, stop + width)
+                out = _follow(_read_raw(handle, plan.n_channels, lo, hi),
+                              periodic.take(lo, hi), width, plan.envelope, means)
+                out = out[:, start - lo: stop - lo]
+            if rendered.exponent:
+                out = np.ldexp(out, -rendered.exponent)
+            yield out
+
+
+def _envelope_means(rendered: Rendered, reader: SampleReader,
+                    width: int) -> tuple[float, float]:
+    """Means of the filtered powers of the rendering and of the content over the track
+    (`engine_numpy.follow_envelope` regularises with them)."""
+    plan = rendered.plan
+    n, step = plan.n_samples, rendered.blocks * plan.hop
+    periodic = PeriodicSignal(reader, plan.hop, rendered.exponent)
+    totals, heads, tails = [0.0, 0.0], [np.zeros(0), np.zeros(0)], [np.zeros(0), np.zeros(0)]
+    with open(rendered.path, "rb") as handle:
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            pair = (_read_raw(handle, plan.n_channels, start, stop), periodic.take(start, stop))
+            for i, y in enumerate(pair):
+                power = np.einsum("cn,cn->n", y, y).astype(np.float64)
+                totals[i] += float(power.sum())
+                if heads[i].size < width:
+                    heads[i] = np.concatenate([heads[i], power[: width - heads[i].size]])
+                tails[i] = np.concatenate([tails[i], power])[-width:]
+    signal_mean, guide_mean = (filtered_mean(totals[i], heads[i], tails[i], n, width)
+                               for i in range(2))
+    return signal_mean, guide_mean
+
+
+def _follow(signal: np.ndarray, guide: np.ndarray, width: int, amount: float,
+            means: tuple[float, float]) -> np.ndarray:
+    """`engine_numpy.follow_envelope` of a stretch, with the whole track's means."""
+    from scipy.ndimage import uniform_filter1d
+
+    power_signal = uniform_filter1d(np.einsum("cn,cn->n", signal, signal), width, mode="nearest")
+    power_guide = uniform_filter1d(np.einsum("cn,cn->n", guide, guide), width, mode="nearest")
+    ratio = ((power_guide + 1e-9 * means[1] + 1e-30)
+             / (power_signal + 1e-9 * means[0] + 1e-30))
+    np.minimum(ratio, 16.0, out=ratio)
+    ratio **= amount / 2
+    return np.asarray(signal * ratio)
+
+
+def write_result(rendered: Rendered, reader: SampleReader, path: Path, *, subtype: str,
+                 container: str) -> float:
+    """Check the result (`audio.check_result`), find its normalisation gain, and write it
+    to ``path`` block by block; returns the gain (see `audio.limit_peak`)."""
+    low, high, bad, first = np.inf, -np.inf, 0, 0.0
+    for i, y in enumerate(finished_blocks(rendered, reader)):
+        bad += int(y.size - np.count_nonzero(np.isfinite(y)))
+        if bad:
+            continue
+        low, high = min(low, float(y.min())), max(high, float(y.max()))
+        first = float(y.flat[0]) if i == 0 else first
+    if bad:
+        raise InternalError(f"the result holds {bad} NaN or infinite samples: nothing was "
+                            "written")
+    if low == high:
+        raise InternalError(f"the result is constant ({first:g} in every sample): "
+                            "nothing was written")
+    peak = max(high, -low)
+    gain = 1.0 if peak <= audio.PEAK_CEILING else audio.PEAK_CEILING / peak
+    bits = audio.PCM_BITS.get(subtype)
+    if bits is not None and gain == 1.0 and peak < 2.0**-bits:
+        raise ParameterError(f"the result peaks at {20 * np.log10(peak):.0f} dBFS, below "
+                             f"what {bits}-bit samples hold: nothing was written; use "
+                             "--subtype float")
+    plan = rendered.plan
+    fmt = "FLAC" if container.lower() == ".flac" else "WAV"
+    try:
+        with sf.SoundFile(str(path), "w", samplerate=plan.sr, channels=plan.n_channels,
+                          subtype=subtype, format=fmt) as out:
+            for y in finished_blocks(rendered, reader):
+                out.write((y * gain if gain != 1.0 else y).T)
+    except sf.LibsndfileError as exc:
+        if audio.shutil.disk_usage(path.parent).free < 65536 + 4 * plan.n_channels * 4096:
+            raise OSError(audio.errno.ENOSPC, os.strerror(audio.errno.ENOSPC),
+                          str(path)) from None
+        raise OSError(audio.errno.EIO, f"writing failed ({exc})", str(path)) from None
+    return gain
+
+
+def scratch_file(target: Path) -> Path:
+    """An empty scratch file beside ``target``, named as `atomic` names its temporaries."""
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    return Path(name)
