@@ -28,19 +28,7 @@ from .presets import load_preset
 from .segments import SegmentAnalysis, is_corpus, read_segments
 from .settings import Settings
 from .sources import Grid, verify
-from .stream import (
-    FileReader,
-    block_frames,
-    check_block_seconds,
-    check_level,
-    transfer_blocks,
-)
-from .stream_render import (
-    render_nrt_to_file,
-    render_to_file,
-    scratch_file,
-    write_result,
-)
+from .stream import check_block_seconds
 from .transfer import (
     ENGINES,
     Progress,
@@ -134,7 +122,9 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
     picture = _check_picture(plot, measure, inputs=inputs, force=force)
     names: dict[str, object] = {"content": str(content), "styles": [str(s) for s in styles]}
     if picture is None:  # a picture draws from the whole analyses
-        return _transfer_blocks(content, styles, out, plan_path, preset=preset,
+        from .stream_files import transfer_file_blocks
+
+        return transfer_file_blocks(content, styles, out, plan_path, preset=preset,
                                 options=options, subtype=subtype, force=force,
                                 progress=progress, sources=names, block_seconds=block_seconds,
                                 engine=engine, keep_score=keep_score)
@@ -177,38 +167,6 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         if plan_path is not None:
             plan.save(temps[1])
     return RunResult(output=out, plan=plan, settings=settings, gain=gain)
-
-
-def _transfer_blocks(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]],
-                     out: Path, plan_path: Path | None, *, preset: str | None,
-                     options: dict[str, Any] | None, subtype: str, force: bool,
-                     progress: Progress | None, sources: dict[str, object],
-                     block_seconds: float | None, engine: str,
-                     keep_score: str | os.PathLike[str] | None) -> RunResult:
-    """`transfer_files` without a picture, the content read and rendered in blocks."""
-    settings = _base_settings(preset, options)
-    with FileReader(content) as reader:
-        settings, model, style_audio = _settings_and_styles(settings, reader.sr, styles,
-                                                            options)
-        audio.check_output_format(out, n_channels=reader.n_channels, sr=reader.sr)
-        if engine == "sc":
-            _check_sc_grid(settings, reader.sr, reader.n_channels)
-        blocks = block_frames(reader.sr, analysis_grid(settings, reader.sr)[1], block_seconds)
-        targets = [out] if plan_path is None else [out, plan_path]
-        with atomic_targets(targets, force=force) as temps:  # both files, or neither
-            scratch = scratch_file(out)
-            try:
-                rendered = transfer_blocks(reader, style_audio, scratch, settings=settings,
-                                           model=model, progress=progress, sources=sources,
-                                           blocks=blocks, name=str(content), engine=engine,
-                                           keep_score=keep_score)
-                gain = write_result(rendered, reader, temps[0], subtype=subtype,
-                                    container=out.suffix)
-            finally:
-                scratch.unlink(missing_ok=True)
-            if plan_path is not None:
-                rendered.plan.save(temps[1])
-    return RunResult(output=out, plan=rendered.plan, settings=settings, gain=gain)
 
 
 def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]], *,
@@ -310,46 +268,11 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     settings = Settings(wavelet=plan.wavelet, levels=plan.level,
                         bands_per_octave=plan.bands_per_octave)
     check_block_seconds(block_seconds)
-    return _render_blocks(plan, content_path, style_paths, out, settings=settings,
+    from .stream_files import render_plan_blocks
+
+    return render_plan_blocks(plan, content_path, style_paths, out, settings=settings,
                           engine=engine, subtype=subtype, force=force,
                           keep_score=keep_score, block_seconds=block_seconds)
-
-
-def _render_blocks(plan: RenderPlan, content_path: str | os.PathLike[str],
-                   style_paths: list[str | os.PathLike[str]], out: Path, *,
-                   settings: Settings, engine: str, subtype: str, force: bool,
-                   keep_score: str | os.PathLike[str] | None,
-                   block_seconds: float | None) -> RunResult:
-    """`render_plan_file`: the content read and rendered in blocks."""
-    with FileReader(content_path) as reader:
-        exponent = check_level(reader, str(content_path))
-        audio.check_output_format(out, n_channels=reader.n_channels, sr=reader.sr)
-        _check_plan_content(plan, content_path, reader.sr, reader.n_channels,
-                            reader.n_samples)
-        style_analysis: Analysis | None = None
-        played = plan
-        if plan.mode == "mosaic":
-            style_analysis = _corpus_segments(plan, style_paths)
-            if style_analysis is None:
-                style_analysis = _plan_styles(plan, style_paths)[0]
-            if isinstance(style_analysis, SegmentAnalysis):  # the frames that were read
-                played = style_analysis.localise(plan)
-        with atomic_target(out, force=force) as temp:
-            scratch = scratch_file(out)
-            try:
-                blocks = block_frames(reader.sr, plan.hop, block_seconds)
-                if engine == "sc":
-                    rendered = render_nrt_to_file(played, reader, scratch, exponent=exponent,
-                                                  blocks=blocks, style=style_analysis,
-                                                  keep_score=keep_score)
-                else:
-                    rendered = render_to_file(played, reader, scratch, exponent=exponent,
-                                              blocks=blocks, style=style_analysis)
-                gain = write_result(rendered, reader, temp, subtype=subtype,
-                                    container=out.suffix)
-            finally:
-                scratch.unlink(missing_ok=True)
-    return RunResult(output=out, plan=plan, settings=settings, gain=gain)
 
 
 def plot_plan_file(plan_path: str | os.PathLike[str], picture: str | os.PathLike[str], *,

@@ -300,8 +300,8 @@ def test_signals_at_the_write_phase_leave_nothing(sig: str, job: str, clips: dic
     out = folder / "out.wav"
     content, style = str(clips["content"]), str(clips["style"])
     where, args = {
-        "run": ("styletransfer.files:write_result", ["run", content, "--style", style, "-o",
-                                                      str(out)]),
+        "run": ("styletransfer.stream_files:write_result", ["run", content, "--style",
+                                                             style, "-o", str(out)]),
         "learn": ("styletransfer.model:save_archive", ["learn", style, "-o",
                                                         str(folder / "m.npz")]),
         "save-plan": ("styletransfer.plan:save_archive", ["run", content, "--style", style,
@@ -337,7 +337,7 @@ def _scsynths() -> set[str]:
 def test_a_file_that_appears_during_the_run_is_kept(clips: dict[str, Path],
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    import styletransfer.files as files
+    import styletransfer.stream_files as files
 
     out = clips["dir"] / "out.wav"
     original = files.write_result
