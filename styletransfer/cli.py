@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--measure", action="store_true", help="with --plot: the evaluate "
                      "measures in the picture's title (as slow as evaluate itself)")
     _add_runner_options(run, what="contents styled")
-    _add_block_option(run)
+    _add_block_option(run, plot=True)
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
@@ -341,11 +341,13 @@ def _add_runner_options(parser: argparse.ArgumentParser, *, what: str = "files r
                        "same paths")
 
 
-def _add_block_option(parser: argparse.ArgumentParser) -> None:
+def _add_block_option(parser: argparse.ArgumentParser, *, plot: bool = False) -> None:
     parser.add_argument("--block-seconds", type=_number, metavar="SECONDS",
                         help="read and render the content in blocks this long; "
                         "memory grows with it, not with the content, and the result is the "
-                        f"same (default {BLOCK_SECONDS:g})")
+                        f"same (default {BLOCK_SECONDS:g}"
+                        + ("; not with --plot, which reads the content whole)" if plot
+                           else ")"))
 
 
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:

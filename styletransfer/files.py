@@ -98,9 +98,11 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
     ``engine`` renders (``numpy`` or ``sc``); ``keep_score`` keeps the ``sc`` score.
     ``plot`` also draws the run's picture (`plot.run_figure`, a ``.png``) from the run's
     own plan and analyses, with the `evaluate` measures in its title when ``measure``.
-    Without a picture, the numpy engine reads and renders the content in blocks of
-    ``block_seconds`` (`stream.BLOCK_SECONDS` by default), so memory does not grow with
-    its length; the result equals the whole-file rendering to rounding.
+    Without a picture, the content is read, planned and rendered in blocks of
+    ``block_seconds`` (`stream.BLOCK_SECONDS` by default; `stream_files`), so memory does
+    not grow with its length. A run with a picture reads the content whole (the picture is
+    drawn from the whole analyses) and refuses ``block_seconds``; both give the same
+    plan, and audio equal to rounding.
 
     Examples
     --------
@@ -120,6 +122,10 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         if plan_path == out.resolve():
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
     picture = _check_picture(plot, measure, inputs=inputs, force=force)
+    if picture is not None and block_seconds is not None:
+        raise ParameterError(f"--block-seconds {block_seconds:g} with --plot: a run's picture "
+                             "is drawn from the whole content and output, so a run with --plot "
+                             "reads them whole; leave out --block-seconds or --plot")
     names: dict[str, object] = {"content": str(content), "styles": [str(s) for s in styles]}
     if picture is None:  # a picture draws from the whole analyses
         from .stream_files import transfer_file_blocks

@@ -138,3 +138,44 @@ def test_engine_sc_reads_the_content_in_blocks_with_the_same_result(
     reference = limit_peak(whole)[0].T
     streamed = sf.read(out, dtype="float32", always_2d=True)[0]
     assert np.max(np.abs(streamed - reference)) < 1e-6 * np.max(np.abs(reference))
+
+
+@pytest.mark.parametrize("preset", ["balanced", "mosaic"])
+def test_a_run_with_a_picture_agrees_with_the_streamed_run(preset: str,
+                                                           clips: dict[str, Path]) -> None:
+    from styletransfer.cli import main
+    from styletransfer.plan import RenderPlan
+
+    folder = clips["dir"]
+    base = ["run", str(clips["content"]), "--style", str(clips["style"]), "--preset", preset,
+            "--subtype", "float", "-q"]
+    assert main([*base, "-o", str(folder / "streamed.wav"), "--block-seconds", "0.3",
+                 "--save-plan", str(folder / "streamed.npz")]) == 0
+    assert main([*base, "-o", str(folder / "whole.wav"), "--plot", str(folder / "run.png"),
+                 "--save-plan", str(folder / "whole.npz")]) == 0
+    streamed, whole = (RenderPlan.load(folder / f"{name}.npz") for name in ("streamed", "whole"))
+    assert np.array_equal(streamed.segments, whole.segments)
+    assert streamed.states is not None and whole.states is not None
+    assert np.array_equal(streamed.states, whole.states)
+    assert np.allclose(streamed.gains, whole.gains, rtol=1e-5, atol=0)
+    reference = sf.read(folder / "whole.wav", dtype="float32", always_2d=True)[0]
+    out = sf.read(folder / "streamed.wav", dtype="float32", always_2d=True)[0]
+    assert np.max(np.abs(out - reference)) < 1e-6 * float(np.max(np.abs(reference)))
+    assert (folder / "run.png").stat().st_size > 0
+
+
+def test_a_picture_with_block_seconds_is_refused_before_any_work(
+        clips: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from styletransfer.cli import main
+
+    folder = clips["dir"]
+    before = sorted(p.name for p in folder.iterdir())
+    assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
+                 str(folder / "out.wav"), "--plot", str(folder / "run.png"),
+                 "--block-seconds", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "styletransfer: error: --block-seconds 5 with --plot: a run's picture is drawn from "
+        "the whole content and output, so a run with --plot reads them whole; leave out "
+        "--block-seconds or --plot"]
+    assert sorted(p.name for p in folder.iterdir()) == before
