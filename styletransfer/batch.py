@@ -41,6 +41,7 @@ class BatchJob:
     subtype: str
     force: bool
     engine: str
+    block_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def style_one(job: BatchJob) -> BatchResult:
     try:
         transfer_files(job.content, job.styles, job.output, preset=job.preset,
                        options=dict(job.options), subtype=job.subtype, force=job.force,
-                       engine=job.engine)
+                       engine=job.engine, block_seconds=job.block_seconds)
     except ParameterError as exc:
         return BatchResult(job.content, job.output, _named(job.content, str(exc)), BAD_INPUT,
                            seconds)
@@ -160,8 +161,10 @@ def run_batch(contents: Sequence[str | os.PathLike[str]],
               folder: str | os.PathLike[str] | None, *, runner: Runner,
               preset: str | None = None, options: dict[str, Any] | None = None,
               subtype: str = "PCM_24", force: bool = False, engine: str = "numpy",
+              block_seconds: float | None = None,
               done: Callable[[BatchResult], None] | None = None) -> list[BatchResult]:
-    """Style every content after ``styles`` into ``folder`` (see the module notes).
+    """Style every content after ``styles`` into ``folder`` (see the module notes), each
+    read and rendered in blocks of ``block_seconds`` (see `files.transfer_files`).
 
     Returns the results in the contents' order; ``done`` is called with each as it comes.
 
@@ -173,6 +176,9 @@ def run_batch(contents: Sequence[str | os.PathLike[str]],
     """
     subtype = check_batch(styles, preset=preset, options=options, subtype=subtype,
                           engine=engine)
+    from .stream import check_block_seconds
+
+    check_block_seconds(block_seconds)
     outputs = batch_outputs(contents, folder)
     for output in outputs:  # the folder can be written, names are not too long
         audio.check_output_path(output, subtype=subtype, force=True)
@@ -181,7 +187,7 @@ def run_batch(contents: Sequence[str | os.PathLike[str]],
         preset = os.path.abspath(preset)  # workers may run elsewhere: paths are absolute
     jobs = [BatchJob(os.path.abspath(c), os.path.abspath(o),
                      tuple(os.path.abspath(s) for s in styles), preset, given, subtype, force,
-                     engine) for c, o in zip(contents, outputs, strict=True)]
+                     engine, block_seconds) for c, o in zip(contents, outputs, strict=True)]
 
     def as_given(result: BatchResult) -> BatchResult:  # messages name files as given
         index = paths[result.content]

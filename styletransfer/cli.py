@@ -523,7 +523,7 @@ def _run_batch(args: argparse.Namespace) -> int:
             results = run_batch(args.content, args.style, args.output, runner=runner,
                                 preset=args.preset, options=_settings_options(args),
                                 subtype=args.subtype, force=args.force, engine=args.engine,
-                                done=done)
+                                block_seconds=args.block_seconds, done=done)
     failed = [r for r in results if r.error is not None]
     elapsed = time.perf_counter() - started
     styled = len(results) - len(failed)

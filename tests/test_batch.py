@@ -58,6 +58,7 @@ def test_batch_checks_what_all_share_before_any_work(contents: list[Path],
         (["--strength", "3"], "--strength 3.0 is out of range"),
         (["--save-plan", str(folder / "p.npz")], "--save-plan names one file"),
         (["--jobs", "0"], "--jobs 0 is out of range"),
+        (["--block-seconds", "0"], "--block-seconds 0 is out of range"),
     ]
     for extra, words in cases:
         style = [] if "--style" in extra else ["--style", str(clips["style"])]
@@ -85,3 +86,16 @@ def test_existing_outputs_fail_alone(contents: list[Path], clips: dict[str, Path
     assert "song1.styled.wav: already exists: pass --force" in err
     assert (out / "song1.styled.wav").read_bytes() == b"keep me"
     assert (out / "song0.styled.wav").exists() and (out / "song2.styled.wav").exists()
+
+
+def test_a_batch_reads_the_contents_in_the_blocks_asked_for(contents: list[Path],
+                                                            clips: dict[str, Path]) -> None:
+    out = clips["dir"] / "out"
+    out.mkdir()
+    common = ["--style", str(clips["style"]), "--subtype", "float", "-q"]
+    assert main(["run", *map(str, contents[:2]), *common, "-o", str(out), "--jobs", "1",
+                 "--block-seconds", "0.2"]) == 0
+    single = clips["dir"] / "single.wav"
+    assert main(["run", str(contents[1]), *common, "-o", str(single),
+                 "--block-seconds", "0.2"]) == 0
+    assert np.array_equal(read(single)[0], read(out / "song1.styled.wav")[0])
