@@ -35,6 +35,7 @@ from .settings import Settings
 from .synth import PlanChunk, StyleIndex, Synthesiser, check_seconds, chunk_plan, prepare
 from .synth_render import (
     CHUNK_FRAMES,
+    Prefetched,
     margin,
     plan_chunks,
     render_synth,
@@ -157,9 +158,10 @@ def synth_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
                       _sides(plan_path, picture, lambda: whole, index, energies))
     else:
         kept: list[PlanChunk] = []
+        walk = Prefetched(walker.next_frames, -(-n_samples // index.style.hop))
 
         def frames(n: int) -> PlanChunk:
-            chunk = walker.next_frames(n)
+            chunk = walk(n)
             if plan_path is not None or picture is not None:
                 kept.append(chunk)
             return chunk
@@ -169,7 +171,7 @@ def synth_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
             return _joined(index, kept, n_samples, sources, records)
 
         bar = _bar(-(-n_samples // index.style.hop), enabled=not quiet)
-        with bar:
+        with bar, walk:
             chunks = _measured(stream_synth(frames, index, n_samples, chunk_frames=CHUNK_FRAMES,
                                             progress=bar.update), index,
                                energies if picture else None)

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -118,6 +120,76 @@ def stream_synth(next_frames: Callable[[int], PlanChunk], index: StyleIndex | An
         if progress is not None:
             progress(stop - start)
         yield audio
+
+
+class Prefetched:
+    """``next_frames`` (`Synthesiser.next_frames`) served from frames made ahead, on a
+    thread of its own: the walk (Python) runs while the frames before are rendered (numpy
+    and PyWavelets, which release the GIL). Calls in any sizes give the frames that
+    ``next_frames`` gives, as the walk does (`Synthesiser`); at most ``total`` frames are
+    made, ``block`` at a time, at most ``ahead`` blocks ahead. Use as a context manager.
+
+    Examples
+    --------
+    >>> with Prefetched(Synthesiser(index, SynthSettings()).next_frames, 1000) as frames:
+    ...     frames(10).n_frames  # doctest: +SKIP
+    10
+    """
+
+    def __init__(self, next_frames: Callable[[int], PlanChunk], total: int, *,
+                 block: int = CHUNK_FRAMES, ahead: int = 2) -> None:
+        self._next, self._total, self._block = next_frames, int(total), int(block)
+        self._made: queue.Queue[PlanChunk | BaseException] = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._held: list[PlanChunk] = []
+        self._thread = threading.Thread(target=self._walk, name="synth walk", daemon=True)
+
+    def __enter__(self) -> Prefetched:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # free the walk if it waits to hand a block over
+            try:
+                self._made.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def __call__(self, n: int) -> PlanChunk:
+        while sum(chunk.n_frames for chunk in self._held) < n:
+            item = self._made.get()
+            if isinstance(item, BaseException):
+                raise item
+            self._held.append(item)
+        joined = PlanChunk(start=self._held[0].start,
+                           segments=np.concatenate([c.segments for c in self._held]),
+                           gains=np.concatenate([c.gains for c in self._held]),
+                           states=np.concatenate([c.states for c in self._held]))
+        rest = PlanChunk(joined.start + n, joined.segments[n:], joined.gains[n:],
+                         joined.states[n:])
+        self._held = [rest] if rest.n_frames else []
+        return PlanChunk(joined.start, joined.segments[:n], joined.gains[:n],
+                         joined.states[:n])
+
+    def _walk(self) -> None:
+        made = 0
+        try:
+            while made < self._total and not self._stop.is_set():
+                chunk = self._next(min(self._block, self._total - made))
+                made += chunk.n_frames
+                self._hand_over(chunk)
+        except BaseException as error:  # raised where the frames are asked for
+            self._hand_over(error)
+
+    def _hand_over(self, item: PlanChunk | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._made.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                pass
 
 
 def render_synth(plan: RenderPlan, index: StyleIndex | Analysis, *, engine: str = "numpy",

@@ -101,3 +101,25 @@ def test_synthesis_pictures_refuse_what_they_cannot_show(synthesis: dict[str, Pa
                  "2", "--plot", str(synthesis["picture"])])
     one_line_error(code, capsys.readouterr().err, "--force")
     assert not any(name.startswith(("m.", "c.", "j.", "k.")) for name in os.listdir(folder))
+
+
+def test_the_walk_is_the_same_in_any_chunks(clips: dict[str, Path]) -> None:
+    from styletransfer.synth import Synthesiser
+    from styletransfer.synth_render import Prefetched
+    from styletransfer.synth_settings import SynthSettings
+
+    y, sr = read(clips["style"])
+    index = prepare([(y, sr)])
+    settings = SynthSettings(continuity=0.97, balance=1.0)  # long runs, cut by the calls
+    whole = Synthesiser(index, settings, seed=2).next_frames(3000)
+    for sizes in ((1, 7, 300, 2692), (512,) * 6):
+        walk = Synthesiser(index, settings, seed=2)
+        parts = [walk.next_frames(n) for n in sizes][: -(-3000 // sizes[-1]) + 3]
+        gains = np.concatenate([part.gains for part in parts])[:3000]
+        segments = np.concatenate([part.segments for part in parts])[:3000]
+        np.testing.assert_array_equal(segments, whole.segments)
+        np.testing.assert_array_equal(gains, whole.gains)
+    with Prefetched(Synthesiser(index, settings, seed=2).next_frames, 3000, block=64) as ahead:
+        served = [ahead(n) for n in (5, 995, 2000)]
+    np.testing.assert_array_equal(np.concatenate([part.gains for part in served]), whole.gains)
+    assert [part.start for part in served] == [0, 5, 1000]
