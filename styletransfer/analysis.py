@@ -360,6 +360,24 @@ def decompose(y: np.ndarray, *, wavelet: str, level: int, hop: int, shift: int =
             for part in _split_band(band, wavelet, depth, flipped=True)]
 
 
+def band_energy(y: np.ndarray, *, wavelet: str, level: int, hop: int,
+                bands_per_octave: int = 1) -> np.ndarray:
+    """``(n_frames, n_bands)`` band energy per frame of ``y``, channels summed: the
+    `Analysis.energy` of `analyse`, without the other features.
+
+    Examples
+    --------
+    >>> y = np.random.default_rng(0).standard_normal((2, 2000))
+    >>> band_energy(y, wavelet="db4", level=3, hop=256).shape
+    (8, 4)
+    """
+    bands = decompose(y, wavelet=wavelet, level=level, hop=hop,
+                      bands_per_octave=bands_per_octave)
+    n_frames = -(-y.shape[1] // hop)
+    return np.stack([np.einsum("cn,cn->n", band, band).reshape(n_frames, -1)
+                     .sum(axis=1, dtype=np.float64) for band in bands], axis=1)
+
+
 def synthesise(coeffs: list[np.ndarray], *, wavelet: str, n_samples: int, shift: int = 0,
                depths: Sequence[int] | None = None) -> np.ndarray:
     """Inverse wavelet transform of bands laid out as `decompose` makes them, trimmed to length.

@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--subtype", default="24", metavar="16|24|float",
                        help="output sample format (default 24)")
     synth.add_argument("--save-plan", metavar="PLAN.npz", help="also save the render plan")
+    synth.add_argument("--plot", metavar="OUT.png", help="also draw what the synthesis played "
+                       "(needs matplotlib: the plot extra)")
     synth.add_argument("--force", action="store_true", help="overwrite existing output files")
     synth.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
 
@@ -666,7 +668,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .files import plot_plan_file
+    from .plot_files import plot_plan_file
 
     print(plot_plan_file(args.plan, args.png, content=args.content, styles=args.style,
                          output=args.audio, measure=args.measure, force=args.force))
@@ -687,7 +689,8 @@ def _synth(args: argparse.Namespace) -> int:
         result = synth_files(args.styles, args.output, seconds=args.seconds,
                              preset=args.preset, options=options, synth_options=synth_options,
                              subtype=args.subtype, force=args.force, engine=args.engine,
-                             save_plan=args.save_plan, stage=bar, quiet=args.quiet)
+                             save_plan=args.save_plan, plot=args.plot, stage=bar,
+                             quiet=args.quiet)
     elapsed = time.perf_counter() - started
     if not args.quiet:
         note = ("" if result.gain == 1.0

@@ -7,7 +7,7 @@ atomically, so a failed job leaves no partial file and never touches its inputs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import audio
-from .analysis import Analysis, analyse, decompose
+from .analysis import Analysis, analyse
 from .atomic import atomic_target, atomic_targets, check_target
 from .cluster import Runner
 from .corpus import FileFeatures, Skipped, learn_corpus
@@ -121,7 +121,9 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         plan_path = _check_side_path(save_plan, ".npz", inputs=(*inputs, out), force=force)
         if plan_path == out.resolve():
             raise ParameterError(f"{save_plan}: plan path equals the output path: choose another")
-    picture = _check_picture(plot, measure, inputs=inputs, force=force)
+    from . import plot_files
+
+    picture = plot_files.check_picture(plot, measure, inputs=inputs, force=force)
     if picture is not None and block_seconds is not None:
         raise ParameterError(f"--block-seconds {block_seconds:g} with --plot: a run's picture "
                              "is drawn from the whole content and output, so a run with --plot "
@@ -131,9 +133,10 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         from .stream_files import transfer_file_blocks
 
         return transfer_file_blocks(content, styles, out, plan_path, preset=preset,
-                                options=options, subtype=subtype, force=force,
-                                progress=progress, sources=names, block_seconds=block_seconds,
-                                engine=engine, keep_score=keep_score)
+                                    options=options, subtype=subtype, force=force,
+                                    progress=progress, sources=names,
+                                    block_seconds=block_seconds, engine=engine,
+                                    keep_score=keep_score)
     y, sr, settings, model, style_audio = _read_inputs(content, styles, preset, options)
     audio.check_output_format(out, n_channels=y.shape[0], sr=sr)
     if engine == "sc":
@@ -162,13 +165,13 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
                 progress("drawing")
             style_energy = (style_analysis.energy if style_analysis is not None
                             else planned.style_energy if planned.style_energy is not None
-                            else _style_energy(style_audio, plan))
-            measures = (_measures(y, style_audio, rendered.result() * written.result(), sr)
-                        if measure else None)
-            _draw_run(temps[-1], plan, content_analysis.energy,
-                      lambda: _band_energy(rendered.result(), plan),  # while it is written
-                      style_energy, style_frames=_style_frames(plan, style_audio),
-                      measures=measures)
+                            else plot_files.style_energy(style_audio, plan))
+            measures = (plot_files.run_measures(y, style_audio, rendered.result()
+                                                * written.result(), sr) if measure else None)
+            plot_files.draw_run(temps[-1], plan, content_analysis.energy,
+                                lambda: plot_files.output_energy(rendered.result(), plan),
+                                style_energy, measures=measures,
+                                style_frames=plot_files.style_frames(plan, style_audio))
         gain = written.result()
         if plan_path is not None:
             plan.save(temps[1])
@@ -267,6 +270,20 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
         from .supercollider.score import check_plan
 
         check_plan(plan)
+    if plan.is_synthesis:
+        from .synth_files import render_synth_plan_file
+
+        if content is not None:
+            raise ParameterError(f"{plan_path}: a synthesis plan has no content: leave out "
+                                 "--content")
+        out = Path(output)
+        audio.check_output_path(out, subtype=subtype, force=force, inputs=(
+            plan_path, *(styles or plan.sources.get("styles") or [])))
+        gain = render_synth_plan_file(plan_path, plan, out, styles=styles, engine=engine,
+                                      subtype=subtype, force=force, keep_score=keep_score)
+        return RunResult(output=out, plan=plan, settings=Settings(
+            wavelet=plan.wavelet, levels=plan.level, bands_per_octave=plan.bands_per_octave),
+            gain=gain)
     content_path, style_paths = _plan_paths(plan_path, plan, content, styles)
     needed = [content_path, *(style_paths if plan.mode == "mosaic" else [])]
     out = Path(output)
@@ -277,57 +294,8 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     from .stream_files import render_plan_blocks
 
     return render_plan_blocks(plan, content_path, style_paths, out, settings=settings,
-                          engine=engine, subtype=subtype, force=force,
-                          keep_score=keep_score, block_seconds=block_seconds)
-
-
-def plot_plan_file(plan_path: str | os.PathLike[str], picture: str | os.PathLike[str], *,
-                   content: str | os.PathLike[str] | None = None,
-                   styles: Sequence[str | os.PathLike[str]] | None = None,
-                   output: str | os.PathLike[str] | None = None, measure: bool = False,
-                   force: bool = False) -> Path:
-    """Draw the picture (`plot.run_figure`) of a plan saved with ``run --save-plan``.
-
-    The content and style are read from the files the plan names (or ``content`` and
-    ``styles``) and analysed on the plan's grid; the output is read from ``output``, or
-    without it the plan is rendered here with the numpy engine. With ``measure`` the
-    `evaluate` measures go in the title.
-
-    Examples
-    --------
-    >>> plot_plan_file("song.plan.npz", "song.png", output="song.styled.wav")  # doctest: +SKIP
-    PosixPath('song.png')
-    """
-    plan = RenderPlan.load(plan_path)
-    content_path, style_paths = _plan_paths(plan_path, plan, content, styles)
-    if measure and not style_paths:
-        raise ParameterError(f"{plan_path}: the plan names no style files to measure against: "
-                             "give --style")
-    from .plot import check_png_target
-
-    target = check_png_target(picture, inputs=(plan_path, content_path, *style_paths,
-                                               *([output] if output else [])), force=force)
-    y, exponent, content_analysis = _plan_content(plan, content_path, None)
-    style_analysis, tracks, originals = _plan_styles(plan, style_paths)
-    if output is not None:
-        result, sr = audio.load(output)
-        if sr != plan.sr or result.shape != (plan.n_channels, plan.n_samples):
-            raise ParameterError(f"{output}: is not an output of this plan ({result.shape[0]} "
-                                 f"channels, {result.shape[1]} samples at {sr} Hz; the plan "
-                                 f"makes {plan.n_channels}, {plan.n_samples} at {plan.sr} Hz): "
-                                 "give the right file with --output, or none to render it")
-    else:
-        result = _render(plan, content_analysis, style_analysis, engine="numpy", keep_score=None,
-                         exponent=exponent)
-    if measure and not tracks:
-        raise ParameterError(f"{style_paths[0]}: holds no audio to measure the result against: "
-                             "give the style's audio files with --style")
-    measures = _measures(y, tracks, result, plan.sr) if measure else None
-    with atomic_target(target, force=force) as temp:
-        _draw_run(temp, plan, content_analysis.energy, result,
-                  style_analysis.energy if style_analysis is not None else None,
-                  style_frames=originals, measures=measures)
-    return Path(picture)
+                              engine=engine, subtype=subtype, force=force,
+                              keep_score=keep_score, block_seconds=block_seconds)
 
 
 def check_engine(engine: str, keep_score: str | os.PathLike[str] | None) -> None:
@@ -506,77 +474,11 @@ def _check_side_path(path: str | os.PathLike[str], suffix: str, *,
     return check_target(target, inputs=inputs, force=force).resolve()
 
 
-def _check_picture(picture: str | os.PathLike[str] | None, measure: bool, *,
-                   inputs: tuple[str | os.PathLike[str], ...], force: bool) -> Path | None:
-    """Check a run's picture path before any work (see `plot.check_png_target`); the other
-    outputs cannot take its name, as they end in other ways."""
-    if picture is None:
-        if measure:
-            raise ParameterError("--measure goes with --plot: name the picture to write")
-        return None
-    from .plot import check_png_target
-
-    return check_png_target(picture, inputs=inputs, force=force)
-
-
 def _render(plan: RenderPlan, content: Analysis, style: Analysis | None, *, engine: str,
             keep_score: str | os.PathLike[str] | None, exponent: int) -> np.ndarray:
     """``plan`` rendered, scaled back by ``2 ** -exponent`` (`audio.working_exponent`)."""
     return np.ldexp(render_plan(plan, content, style, engine=engine, keep_score=keep_score),
                     -exponent)
-
-
-def _draw_run(path: Path, plan: RenderPlan, content: np.ndarray,
-              output: np.ndarray | Callable[[], np.ndarray], style: np.ndarray | None,
-              *, style_frames: int | None, measures: Mapping[str, float] | None) -> None:
-    """Draw the run's picture (`plot.write_run_png`) into ``path``: its other panels while
-    the band energy of the ``output`` is measured, in a second thread (in PyWavelets, not
-    in Python) for output audio, or by ``output`` when it is a function."""
-    from .plot import write_run_png
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        energy = output if callable(output) else pool.submit(_band_energy, output, plan).result
-        write_run_png(path, plan, content, energy, style, style_frames=style_frames,
-                      measures=measures)
-
-
-def _band_energy(y: np.ndarray, plan: RenderPlan) -> np.ndarray:
-    """Band energy per frame of the output ``y`` on the plan's grid, as `Analysis.energy`
-    (channels summed), without the other features."""
-    bands = decompose(y, wavelet=plan.wavelet, level=plan.level, hop=plan.hop,
-                      bands_per_octave=plan.bands_per_octave)
-    return np.stack([np.einsum("cn,cn->n", band, band).reshape(plan.n_frames, -1)
-                     .sum(axis=1, dtype=np.float64) for band in bands], axis=1)
-
-
-def _style_energy(tracks: Sequence[tuple[np.ndarray, int]], plan: RenderPlan) -> np.ndarray | None:
-    """Band energy of the style tracks on the plan's grid (a learnt style the run did not
-    analyse again); None without audio."""
-    if not tracks:
-        return None
-    settings = Settings(wavelet=plan.wavelet, bands_per_octave=plan.bands_per_octave)
-    analyses = analyse_styles(tracks, sr=plan.sr, n_channels=plan.n_channels, settings=settings,
-                              level=plan.level, hop=plan.hop)
-    return concatenate(analyses).energy
-
-
-def _style_frames(plan: RenderPlan, tracks: Sequence[tuple[np.ndarray, int]]) -> int | None:
-    """How many frames the style tracks have at the plan's rate: where a transposing
-    mosaic's copies begin (None when it has none)."""
-    if plan.mode != "mosaic" or not int(plan.settings.get("transpose", 0) or 0):
-        return None
-    return sum(-(-audio.resample(y, sr, plan.sr).shape[1] // plan.hop) for y, sr in tracks)
-
-
-def _measures(content: np.ndarray, tracks: Sequence[tuple[np.ndarray, int]], output: np.ndarray,
-              sr: int) -> dict[str, float]:
-    """The `evaluate` measures of ``output``; the style tracks, at ``sr``, played one after
-    another are the style."""
-    from .evaluate import evaluate
-
-    style = np.concatenate([audio.to_channels(audio.resample(y, y_sr, sr), content.shape[0])
-                            for y, y_sr in tracks], axis=1)
-    return evaluate(content, style, output, sr)
 
 
 def _plan_paths(plan_path: str | os.PathLike[str], plan: RenderPlan,

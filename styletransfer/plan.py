@@ -177,6 +177,13 @@ class RenderPlan:
     def duration(self) -> float:
         return self.n_samples / self.sr
 
+    @property
+    def is_synthesis(self) -> bool:
+        """Whether this is a synthesis (``styletransfer synth``): a mosaic of the style that
+        names no content."""
+        return (self.mode == "mosaic" and not self.sources.get("content")
+                and "synth" in self.settings)
+
     def band_edges(self) -> np.ndarray:
         """``(n_bands, 2)`` nominal lower and upper frequency (Hz) of each band, lowest first.
 

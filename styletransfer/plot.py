@@ -158,7 +158,7 @@ def panel(figure: Figure, name: str) -> Axes:
     raise ParameterError(f"the figure has no panel {name!r}: it has {panel_names(figure)}")
 
 
-def run_figure(plan: RenderPlan, content: np.ndarray,
+def run_figure(plan: RenderPlan, content: np.ndarray | None,
                output: np.ndarray | Callable[[], np.ndarray], style: np.ndarray | None = None,
                *, style_frames: int | None = None,
                measures: Mapping[str, float] | None = None) -> Figure:
@@ -168,9 +168,10 @@ def run_figure(plan: RenderPlan, content: np.ndarray,
     ----------
     plan : RenderPlan
         The plan that was rendered (its states and state shapes are shown when recorded).
-    content : np.ndarray
+    content : np.ndarray or None
         ``(plan.n_frames, plan.n_bands)`` band energy per frame (`Analysis.energy`) of the
-        content, on the plan's grid.
+        content, on the plan's grid; None for a synthesis (`RenderPlan.is_synthesis`),
+        which has none.
     output : np.ndarray or callable
         The same of the rendered output, or a function that returns it: called when the
         output's panel is drawn, last, so that it can be measured meanwhile.
@@ -200,7 +201,7 @@ def run_figure(plan: RenderPlan, content: np.ndarray,
     return figure
 
 
-def write_run_png(path: str | os.PathLike[str], plan: RenderPlan, content: np.ndarray,
+def write_run_png(path: str | os.PathLike[str], plan: RenderPlan, content: np.ndarray | None,
                   output: np.ndarray | Callable[[], np.ndarray],
                   style: np.ndarray | None = None, *, style_frames: int | None = None,
                   measures: Mapping[str, float] | None = None) -> Figure:
@@ -225,10 +226,14 @@ def write_run_png(path: str | os.PathLike[str], plan: RenderPlan, content: np.nd
     return figure
 
 
-def _run_panels(plan: RenderPlan, content: np.ndarray, style: np.ndarray | None, *,
+def _run_panels(plan: RenderPlan, content: np.ndarray | None, style: np.ndarray | None, *,
                 style_frames: int | None, measures: Mapping[str, float] | None) -> Figure:
-    """`run_figure` with the content's energy in the output's panel, until `_show_output`."""
-    _check_energy(content, (plan.n_frames, plan.n_bands), "content")
+    """`run_figure` with the content's energy (or none) in the output's panel, until
+    `_show_output`."""
+    if content is not None:
+        _check_energy(content, (plan.n_frames, plan.n_bands), "content")
+    elif not plan.is_synthesis:
+        raise ParameterError("the content's band energy is missing: only a synthesis has none")
     if style is not None:
         _check_energy(style, (None, plan.n_bands), "style")
     mosaic = plan.mode == "mosaic"
@@ -236,7 +241,8 @@ def _run_panels(plan: RenderPlan, content: np.ndarray, style: np.ndarray | None,
     seconds = plan.frame_seconds
     ticks = _band_ticks(plan)
     top = figure.add_subplot(grid[0, 0], label="style")
-    energy = _energy_image(top, style, seconds, ticks, None)
+    energy = _energy_image(top, style, seconds, ticks, None,
+                           missing="no style audio to show (a learnt style without audio)")
     top.xaxis.set_label_position("top")
     top.xaxis.tick_top()
     top.set_xlabel("style: band energy, over the style's own time (s)")
@@ -249,8 +255,10 @@ def _run_panels(plan: RenderPlan, content: np.ndarray, style: np.ndarray | None,
     axes.append(figure.add_subplot(grid[2, 0], label="output", **shared))
     axes.append(figure.add_subplot(grid[3, 0], label="gains", **shared))
     axes.append(figure.add_subplot(grid[4, 0], label="states", **shared))
-    _energy_image(axes[0], content, seconds, ticks, "content: band energy")
-    _energy_image(axes[1], content, seconds, ticks, "output: band energy")
+    _energy_image(axes[0], content, seconds, ticks, "content: band energy",
+                  missing="a synthesis: no content, the style's frames played one after another")
+    _energy_image(axes[1], np.zeros((plan.n_frames, plan.n_bands)) if content is None
+                  else content, seconds, ticks, "output: band energy")
     gains = _gain_image(axes[2], plan, ticks)
     lanes = _state_timeline(axes[3], figure.add_subplot(grid[4, 1], label="state shapes"),
                             plan, ticks)
@@ -420,13 +428,14 @@ def _band_axis(ax: Axes, ticks: tuple[np.ndarray, list[str]], *, axis: str = "y"
 
 
 def _energy_image(ax: Axes, energy: np.ndarray | None, seconds: float,
-                  ticks: tuple[np.ndarray, list[str]], title: str | None) -> Any:
-    """A scalogram: band energy in dB re. its loudest value, bands as rows."""
+                  ticks: tuple[np.ndarray, list[str]], title: str | None, *,
+                  missing: str = "") -> Any:
+    """A scalogram: band energy in dB re. its loudest value, bands as rows; without energy,
+    the ``missing`` text."""
     if title:
         ax.set_title(title)
     if energy is None:
-        ax.text(0.5, 0.5, "no style audio to show (a learnt style without audio)",
-                transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, missing, transform=ax.transAxes, ha="center", va="center")
         ax.set_yticks([])
         return None
     step = column_step(len(energy))
@@ -467,7 +476,8 @@ def _state_timeline(ax: Axes, key: Axes, plan: RenderPlan,
                     ticks: tuple[np.ndarray, list[str]]) -> np.ndarray | None:
     """One lane per style state, marked where the content frames were mapped to it; beside
     it (``key``) each state's colour and mean band shape. Returns the states' colours."""
-    ax.set_title("style state of each content frame")
+    ax.set_title("style state of each frame played" if plan.is_synthesis
+                 else "style state of each content frame")
     key.set_title("state band shapes")
     if plan.states is None or plan.state_shapes is None:
         ax.text(0.5, 0.5, "this plan records no states: save it again with run --save-plan",
@@ -550,14 +560,16 @@ def _title(plan: RenderPlan, measures: Mapping[str, float] | None) -> str:
     content = Path(str(plan.sources.get("content") or "content")).name
     styles = [Path(str(s)).name for s in plan.sources.get("styles") or []]
     after = ", ".join(styles[:3]) + (f" and {len(styles) - 3} more" if len(styles) > 3 else "")
+    synthesis = plan.is_synthesis
     strength = plan.settings.get("strength")
-    details = [plan.mode]
-    if isinstance(strength, int | float):  # a saved plan's settings are only a record
-        details.append(f"strength {strength:g}")
+    details = [] if synthesis else [plan.mode]
+    if isinstance(strength, int | float) and not synthesis:  # a saved plan's settings are
+        details.append(f"strength {strength:g}")  # only a record
     if plan.state_shapes is not None:
         details.append(f"{len(plan.state_shapes)} states")
     details += [f"{plan.n_bands} bands ({plan.wavelet})", f"{plan.duration:.1f} s"]
-    line = f"{content} styled after {after or 'the style'}: {', '.join(details)}"
+    line = (f"synthesis after {after or 'the style'}: {', '.join(details)}" if synthesis else
+            f"{content} styled after {after or 'the style'}: {', '.join(details)}")
     extra = headline(measures)
     return f"{line}\n{extra}" if extra else line
 

@@ -142,8 +142,9 @@ class Synthesiser:
     >>> index = prepare([(style, 22050)])
     >>> a = Synthesiser(index, SynthSettings(), seed=3)
     >>> b = Synthesiser(index, SynthSettings(), seed=3)
-    >>> one = np.concatenate([a.next_frames(5).segments, a.next_frames(95).segments])
-    >>> bool(np.array_equal(one, b.next_frames(100).segments))
+    >>> one = [a.next_frames(5), a.next_frames(95)]
+    >>> whole = b.next_frames(100)
+    >>> bool(np.array_equal(np.concatenate([c.gains for c in one]), whole.gains))
     True
     """
 
@@ -163,6 +164,7 @@ class Synthesiser:
         self.level = index.target.copy()
         self.correction = np.zeros_like(index.target)
         self.next = int(self.playable[self.rng.integers(self.playable.size)])
+        self.run_first = self.next
         self.left = self._run_length(self.next)
         self.history = np.maximum(self.next - 1 - np.arange(int(index.lags.max()) + 1), 0)
 
@@ -192,7 +194,8 @@ class Synthesiser:
 
     # -- the walk ------------------------------------------------------------------------
     def _advance(self, first: int, k: int) -> None:
-        """Account for having played ``k`` consecutive style frames from ``first``."""
+        """Account for having played ``k`` consecutive style frames from ``first``; the
+        whole run is accounted for once it ends, however the calls cut it."""
         index, last = self.index, first + k - 1
         size = self.history.size
         if k >= size:
@@ -200,14 +203,15 @@ class Synthesiser:
         else:
             self.history[k:] = self.history[: size - k].copy()
             self.history[:k] = np.arange(last, first - 1, -1)
-        reach = self.min_jump
-        self.last_used[max(0, first - reach): last + reach + 1] = self.frame + k
-        played = index.log_energy[first: last + 1].mean(axis=0) + self.correction
-        keep = self.balance_decay**k
-        self.level = keep * self.level + (1.0 - keep) * played
         self.frame += k
         self.next = last + 1
         self.left -= k
+        if self.left == 0:  # read only when choosing where to go on from
+            reach, start = self.min_jump, self.run_first
+            self.last_used[max(0, start - reach): last + reach + 1] = self.frame
+            played = index.log_energy[start: last + 1].mean(axis=0) + self.correction
+            keep = self.balance_decay ** (last + 1 - start)
+            self.level = keep * self.level + (1.0 - keep) * played
 
     def _jump(self) -> None:
         """Choose where the walk goes on from, and how long it follows the style there."""
@@ -231,7 +235,7 @@ class Synthesiser:
             pick = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1],
                                        side="right"))
             target = int(links[min(pick, links.size - 1)])
-        self.next = target
+        self.next = self.run_first = target
         self.left = self._run_length(target)
         self.correction = self._balance_correction()
 

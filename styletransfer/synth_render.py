@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,8 @@ def margin(style: Analysis) -> int:
     return edge_frames(style.wavelet, style.level, style.hop)
 
 
-def stream_synth(next_frames: Callable[[int], PlanChunk], index: StyleIndex, n_samples: int,
+def stream_synth(next_frames: Callable[[int], PlanChunk], index: StyleIndex | Analysis,
+                 n_samples: int,
                  *, chunk_frames: int = CHUNK_FRAMES,
                  progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
     """Render ``n_samples`` of a synthesis chunk by chunk, pulling frames as needed.
@@ -69,8 +72,9 @@ def stream_synth(next_frames: Callable[[int], PlanChunk], index: StyleIndex, n_s
     ----------
     next_frames : callable
         ``next_frames(n)`` gives the next ``n`` frames (`Synthesiser.next_frames`).
-    index : StyleIndex
-        The style the frames play.
+    index : StyleIndex or Analysis
+        The style the frames play (an index's, or the analysis of the style tracks
+        concatenated, as a saved plan's segments index them).
     n_samples : int
         Samples to render in all.
     chunk_frames : int
@@ -84,7 +88,7 @@ def stream_synth(next_frames: Callable[[int], PlanChunk], index: StyleIndex, n_s
         ``(n_channels, samples)`` float chunks, ``chunk_frames * hop`` samples each but
         the last; together ``n_samples``.
     """
-    style = index.style
+    style = index.style if isinstance(index, StyleIndex) else index
     hop, m = style.hop, margin(style)
     total = -(-n_samples // hop)
     segments = np.empty(0, dtype=np.int64)
@@ -102,8 +106,8 @@ def stream_synth(next_frames: Callable[[int], PlanChunk], index: StyleIndex, n_s
         low = max(start - m, held)
         window = slice(low - held, wanted - held)
         seg, gain = _padded(segments[window], gains[window], before=low - (start - m),
-                            after=stop + m - wanted, n_frames=index.n_frames)
-        audio = _render_frames(index, seg, gain)[:, m * hop: (m + stop - start) * hop]
+                            after=stop + m - wanted, n_frames=style.n_frames)
+        audio = _render_frames(style, seg, gain)[:, m * hop: (m + stop - start) * hop]
         end = min(stop * hop, n_samples)
         audio = audio[:, : end - start * hop]
         if start == 0:
@@ -118,20 +122,108 @@ def stream_synth(next_frames: Callable[[int], PlanChunk], index: StyleIndex, n_s
         yield audio
 
 
-def render_synth(plan: RenderPlan, index: StyleIndex, *, engine: str = "numpy",
-                 chunk_frames: int = CHUNK_FRAMES) -> np.ndarray:
-    """Render a whole synthesis plan (`Synthesiser.plan`) with ``engine`` into memory.
+class Prefetched:
+    """``next_frames`` (`Synthesiser.next_frames`) served from frames made ahead, on a
+    thread of its own: the walk (Python) runs while the frames before are rendered (numpy
+    and PyWavelets, which release the GIL). Calls in any sizes give the frames that
+    ``next_frames`` gives, as the walk does (`Synthesiser`); at most ``total`` frames are
+    made, ``block`` at a time, at most ``ahead`` blocks ahead. Use as a context manager.
+
+    Examples
+    --------
+    >>> with Prefetched(Synthesiser(index, SynthSettings()).next_frames, 1000) as frames:
+    ...     frames(10).n_frames  # doctest: +SKIP
+    10
+    """
+
+    def __init__(self, next_frames: Callable[[int], PlanChunk], total: int, *,
+                 block: int = CHUNK_FRAMES, ahead: int = 2) -> None:
+        self._next, self._total, self._block = next_frames, int(total), int(block)
+        self._made: queue.Queue[PlanChunk | BaseException] = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._held: list[PlanChunk] = []
+        self._thread = threading.Thread(target=self._walk, name="synth walk", daemon=True)
+
+    def __enter__(self) -> Prefetched:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # free the walk if it waits to hand a block over
+            try:
+                self._made.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def __call__(self, n: int) -> PlanChunk:
+        while sum(chunk.n_frames for chunk in self._held) < n:
+            item = self._made.get()
+            if isinstance(item, BaseException):
+                raise item
+            self._held.append(item)
+        joined = PlanChunk(start=self._held[0].start,
+                           segments=np.concatenate([c.segments for c in self._held]),
+                           gains=np.concatenate([c.gains for c in self._held]),
+                           states=np.concatenate([c.states for c in self._held]))
+        rest = PlanChunk(joined.start + n, joined.segments[n:], joined.gains[n:],
+                         joined.states[n:])
+        self._held = [rest] if rest.n_frames else []
+        return PlanChunk(joined.start, joined.segments[:n], joined.gains[:n],
+                         joined.states[:n])
+
+    def _walk(self) -> None:
+        made = 0
+        try:
+            while made < self._total and not self._stop.is_set():
+                chunk = self._next(min(self._block, self._total - made))
+                made += chunk.n_frames
+                self._hand_over(chunk)
+        except BaseException as error:  # raised where the frames are asked for
+            self._hand_over(error)
+
+    def _hand_over(self, item: PlanChunk | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._made.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                pass
+
+
+def render_synth(plan: RenderPlan, index: StyleIndex | Analysis, *, engine: str = "numpy",
+                 chunk_frames: int = CHUNK_FRAMES,
+                 keep_score: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """Render a whole synthesis plan (`Synthesiser.plan`) with ``engine`` into memory, from
+    its style's index or analysis (as `stream_synth`); `plan_chunks` gives it in chunks.
+    """
+    return np.concatenate(list(plan_chunks(plan, index, engine=engine, chunk_frames=chunk_frames,
+                                           keep_score=keep_score)), axis=1)
+
+
+def plan_chunks(plan: RenderPlan, index: StyleIndex | Analysis, *, engine: str = "numpy",
+                chunk_frames: int = CHUNK_FRAMES,
+                keep_score: str | os.PathLike[str] | None = None) -> Iterator[np.ndarray]:
+    """A synthesis plan rendered with ``engine``, in chunks.
 
     ``numpy`` renders it in chunks as `stream_synth` does; ``sc`` renders it with
-    SuperCollider offline (`render_nrt`, no content: envelope 0), then fades it likewise.
+    SuperCollider offline (`render_nrt`, no content: envelope 0; ``keep_score`` keeps its
+    score) in one piece, then fades it likewise.
+
+    Examples
+    --------
+    >>> sum(c.shape[1] for c in plan_chunks(plan, index))  # doctest: +SKIP
+    661500
     """
     if plan.mode != "mosaic" or plan.envelope != 0.0:
         raise ParameterError("a synthesis plan is a mosaic without envelope")
+    style = index.style if isinstance(index, StyleIndex) else index
     if engine == "sc":
         from .supercollider.nrt import render_nrt
 
-        audio = render_nrt(plan, None, index.style)
-        return _faded(audio, index.style.sr)
+        yield _faded(render_nrt(plan, None, style, keep_score=keep_score), style.sr)
+        return
     if engine != "numpy":
         raise ParameterError(f"engine {engine!r} is unknown: use one of ('numpy', 'sc')")
     position = 0
@@ -143,13 +235,12 @@ def render_synth(plan: RenderPlan, index: StyleIndex, *, engine: str = "numpy",
         return PlanChunk(start=part.start, segments=plan.segments[part],
                          gains=plan.gains[part], states=plan.segments[part] * 0)
 
-    parts = stream_synth(frames, index, plan.n_samples, chunk_frames=chunk_frames)
-    return np.concatenate(list(parts), axis=1)
+    yield from stream_synth(frames, style, plan.n_samples, chunk_frames=chunk_frames)
 
 
 def write_synth(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], sr: int, *,
                 n_channels: int, subtype: str, force: bool = False, exponent: int = 0,
-                also: tuple[str | os.PathLike[str], Callable[[Path], None]] | None = None,
+                also: Sequence[tuple[str | os.PathLike[str], Callable[[Path], None]]] = (),
                 ) -> float:
     """Write audio ``chunks`` to ``path`` as they come; returns the normalisation gain.
 
@@ -157,8 +248,9 @@ def write_synth(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], sr: 
     constant. The chunks go to a float file beside ``path`` first, then ``path`` is
     written from it in ``subtype`` with one gain that keeps the peak at or below -1 dBFS
     (and ``2**-exponent``, undoing `working_exponent`), and put in place atomically.
-    ``also`` = (other target, writer): the writer writes the other file (a plan) to the
-    path it is given, once the audio is complete; both are put in place, or neither.
+    ``also``: (other target, writer) pairs; each writer writes its file (a plan, a
+    picture) to the path it is given, once the audio is complete; every file is put in
+    place, or none.
 
     Examples
     --------
@@ -170,7 +262,7 @@ def write_synth(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], sr: 
     """
     target = Path(path)
     container = "FLAC" if target.suffix.lower() == ".flac" else "WAV"
-    with atomic_targets([target, *([also[0]] if also else [])], force=force) as temps:
+    with atomic_targets([target, *(side for side, _ in also)], force=force) as temps:
         temp = temps[0]
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".float.part",
                                     dir=temp.parent)
@@ -209,8 +301,8 @@ def write_synth(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], sr: 
                     out.write(block * np.float32(gain * scale))
         finally:
             raw.unlink(missing_ok=True)
-        if also is not None:
-            also[1](temps[1])
+        for (_, writer), temp in zip(also, temps[1:], strict=True):
+            writer(temp)
     return gain
 
 
@@ -221,9 +313,8 @@ def _no_peak_chunk(handle: sf.SoundFile) -> None:
     sf._snd.sf_command(handle._file, set_add_peak_chunk, sf._ffi.NULL, 0)
 
 
-def _render_frames(index: StyleIndex, segments: np.ndarray, gains: np.ndarray) -> np.ndarray:
+def _render_frames(style: Analysis, segments: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """Render a window of frames on its own (numpy engine, periodic at its ends)."""
-    style = index.style
     plan = RenderPlan(mode="mosaic", sr=style.sr, n_samples=segments.size * style.hop,
                       n_channels=style.n_channels, wavelet=style.wavelet, level=style.level,
                       hop=style.hop, gains=gains, segments=segments, envelope=0.0,
