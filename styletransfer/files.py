@@ -257,7 +257,8 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
 
     The audio the plan needs is read again from the files it names (or from ``content``
     and ``styles`` when given, e.g. after moving them) and analysed on the plan's grid;
-    the numpy engine reads and renders the content in blocks of ``block_seconds``.
+    the content is read and rendered in blocks of ``block_seconds``, by either engine (a
+    synthesis plan has no content, and refuses ``content`` and ``block_seconds``).
 
     Examples
     --------
@@ -273,9 +274,9 @@ def render_plan_file(plan_path: str | os.PathLike[str], output: str | os.PathLik
     if plan.is_synthesis:
         from .synth_files import render_synth_plan_file
 
-        if content is not None:
+        if content is not None or block_seconds is not None:
             raise ParameterError(f"{plan_path}: a synthesis plan has no content: leave out "
-                                 "--content")
+                                 + ("--content" if content is not None else "--block-seconds"))
         out = Path(output)
         audio.check_output_path(out, subtype=subtype, force=force, inputs=(
             plan_path, *(styles or plan.sources.get("styles") or [])))

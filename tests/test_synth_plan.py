@@ -94,6 +94,9 @@ def test_synthesis_pictures_refuse_what_they_cannot_show(synthesis: dict[str, Pa
     code = main(["render", str(synthesis["plan"]), "-o", str(folder / "c.wav"), "--content",
                  str(synthesis["content"])])
     one_line_error(code, capsys.readouterr().err, "leave out --content")
+    code = main(["render", str(synthesis["plan"]), "-o", str(folder / "c.wav"),
+                 "--block-seconds", "5"])
+    one_line_error(code, capsys.readouterr().err, "leave out --block-seconds")
     code = main(["synth", str(synthesis["style"]), "-o", str(folder / "j.wav"), "--seconds",
                  "2", "--plot", str(folder / "j.jpg")])
     one_line_error(code, capsys.readouterr().err, "must end in .png")
