@@ -30,12 +30,13 @@ from .stream_render import render_nrt_to_file, render_to_file, scratch_file, wri
 from .transfer import Progress, analysis_grid
 
 
-def transfer_file_blocks(content: str | os.PathLike[str], styles: Sequence[str | os.PathLike[str]],
-                     out: Path, plan_path: Path | None, *, preset: str | None,
-                     options: dict[str, Any] | None, subtype: str, force: bool,
-                     progress: Progress | None, sources: dict[str, object],
-                     block_seconds: float | None, engine: str,
-                     keep_score: str | os.PathLike[str] | None) -> RunResult:
+def transfer_file_blocks(content: str | os.PathLike[str],
+                         styles: Sequence[str | os.PathLike[str]], out: Path,
+                         plan_path: Path | None, *, preset: str | None,
+                         options: dict[str, Any] | None, subtype: str, force: bool,
+                         progress: Progress | None, sources: dict[str, object],
+                         block_seconds: float | None, engine: str,
+                         keep_score: str | os.PathLike[str] | None) -> RunResult:
     """`files.transfer_files` without a picture: the content read, planned and rendered in
     blocks, into ``out`` (and the plan into ``plan_path``), both or neither.
 
@@ -71,12 +72,11 @@ def transfer_file_blocks(content: str | os.PathLike[str], styles: Sequence[str |
     return RunResult(output=out, plan=rendered.plan, settings=settings, gain=gain)
 
 
-
 def render_plan_blocks(plan: RenderPlan, content_path: str | os.PathLike[str],
-                   style_paths: list[str | os.PathLike[str]], out: Path, *,
-                   settings: Settings, engine: str, subtype: str, force: bool,
-                   keep_score: str | os.PathLike[str] | None,
-                   block_seconds: float | None) -> RunResult:
+                       style_paths: list[str | os.PathLike[str]], out: Path, *,
+                       settings: Settings, engine: str, subtype: str, force: bool,
+                       keep_score: str | os.PathLike[str] | None,
+                       block_seconds: float | None) -> RunResult:
     """`files.render_plan_file` after its checks: the content read and rendered in
     blocks into ``out``.
 
