@@ -23,8 +23,8 @@ from .score import SC_CHANNELS, SYNTHDEFS, write_stereo
 from .server import ServerClient
 
 #: Per-frame timings a report keeps (the latest): memory stays bounded however long a
-#: stream runs (about 25 minutes of frames at 48 kHz).
-TIMINGS_KEPT = 65536
+#: stream runs (about 6 minutes of frames at 48 kHz).
+TIMINGS_KEPT = 16384
 #: Frames of recording buffered in memory before the disk thread writes them.
 RECORD_FRAMES = 65536
 #: Where this tool's nodes, buffers and gain buses start on a shared server.
