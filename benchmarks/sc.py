@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +113,7 @@ def load() -> str:
     return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-def stats_ms(values: list[float]) -> tuple[float, float, float]:
+def stats_ms(values: Sequence[float]) -> tuple[float, float, float]:
     """p50, p99 and max of ``values`` (seconds) in milliseconds."""
     top = max(values) * 1000 if values else float("nan")
     return (LiveReport.percentile_ms(values, 50), LiveReport.percentile_ms(values, 99), top)

@@ -180,23 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--preset", metavar="NAME|PATH", help="a synthesis preset (texture, "
                        "variations, granular; see 'styletransfer presets')")
     _add_setting_options(synth)
-    synth.add_argument("--continuity", type=_number, metavar="0..1", help="chance of "
-                       "following the style to its next frame rather than jumping "
-                       "(default 0.9)")
-    synth.add_argument("--max-copy", type=_number, metavar="SECONDS",
-                       help="longest run of the style played verbatim (default 0.25)")
-    synth.add_argument("--context", type=_number, metavar="SECONDS",
-                       help="how far back a jump matches the output's past (default 1.5)")
-    synth.add_argument("--candidates", type=_integer, metavar="K",
-                       help="jump targets weighed at each jump, 1-64 (default 8)")
-    synth.add_argument("--min-jump", type=_number, metavar="SECONDS",
-                       help="shortest jump within the style (default 0.5)")
-    synth.add_argument("--recent", type=_number, metavar="SECONDS",
-                       help="seconds during which what was played is avoided (default 2)")
-    synth.add_argument("--states", type=_number, metavar="WEIGHT",
-                       help="weight of the style's state transitions in jumps (default 0)")
-    synth.add_argument("--balance", type=_number, metavar="0..1",
-                       help="how strongly band levels are held to the style's (default 0.5)")
+    _add_synth_options(synth)
     synth.add_argument("--engine", choices=ENGINES, default="numpy",
                        help="numpy (in chunks, any length) or sc (SuperCollider offline, "
                        "rendered whole) (default numpy)")
@@ -270,11 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--force", action="store_true", help="overwrite an existing picture")
 
     live = commands.add_parser(
-        "live", help="play a styled track, or style a live input, on a SuperCollider server",
-        description="Stream CONTENT styled after --style to scsynth as timed OSC bundles, or "
-        "with --input style the server's live input. Stop with Ctrl-C.")
+        "live", help="play a styled track, style a live input, or synthesise endlessly, on a "
+        "SuperCollider server",
+        description="Stream CONTENT styled after --style to scsynth as timed OSC bundles, "
+        "with --input style the server's live input, or with --synth play new sound in "
+        "the style until stopped (or for --seconds). Stop with Ctrl-C.")
     live.add_argument("content", metavar="CONTENT", nargs="?", help="content audio (not "
-                      "with --input)")
+                      "with --input or --synth)")
     live.add_argument("--style", "-s", metavar="STYLE", action="append", nargs="+",
                       required=True, help="style audio file(s) or a learnt .npz; give "
                       "--style again for another style to switch to (/st/style 1, ...)")
@@ -289,7 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "CONTENT: the server analyses it and gets band gains back every frame")
     live.add_argument("--input-file", metavar="FILE", help="with --input: play FILE as the "
                       "input (rehearse without an audio interface)")
-    live.add_argument("--seconds", type=_number, help="with --input: stop after this long")
+    live.add_argument("--synth", action="store_true", help="play new sound in the style, "
+                      "endlessly: a synthesis as 'styletransfer synth' makes it, made as it "
+                      "plays (synthesis options and presets as for synth)")
+    live.add_argument("--seconds", type=_number, help="with --input or --synth: stop after "
+                      "this long")
     live.add_argument("--sr", type=_integer, default=48000, help="with --input: sample rate the "
                       "style is learnt at; the server's rate (default 48000)")
     live.add_argument("--control-port", type=_integer, metavar="PORT", help="listen for "
@@ -306,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--mode", choices=MODES, default=None, help="timbre or mosaic")
     live.add_argument("--strength", type=_number, metavar="0..1", help="default 0.8")
     live.add_argument("--force", action="store_true", help="overwrite an existing recording")
+    _add_synth_options(live)
     live.add_argument("--quiet", "-q", action="store_true", help="no summary")
 
     sc = commands.add_parser("sc", help="SuperCollider tools: compile the SynthDefs",
@@ -351,6 +342,26 @@ def _add_block_option(parser: argparse.ArgumentParser, *, plot: bool = False) ->
                         f"same (default {BLOCK_SECONDS:g}"
                         + ("; not with --plot, which reads the content whole)" if plot
                            else ")"))
+
+
+def _add_synth_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--continuity", type=_number, metavar="0..1", help="chance of "
+                       "following the style to its next frame rather than jumping "
+                       "(default 0.9)")
+    parser.add_argument("--max-copy", type=_number, metavar="SECONDS",
+                       help="longest run of the style played verbatim (default 0.25)")
+    parser.add_argument("--context", type=_number, metavar="SECONDS",
+                       help="how far back a jump matches the output's past (default 1.5)")
+    parser.add_argument("--candidates", type=_integer, metavar="K",
+                       help="jump targets weighed at each jump, 1-64 (default 8)")
+    parser.add_argument("--min-jump", type=_number, metavar="SECONDS",
+                       help="shortest jump within the style (default 0.5)")
+    parser.add_argument("--recent", type=_number, metavar="SECONDS",
+                       help="seconds during which what was played is avoided (default 2)")
+    parser.add_argument("--states", type=_number, metavar="WEIGHT",
+                       help="weight of the style's state transitions in jumps (default 0)")
+    parser.add_argument("--balance", type=_number, metavar="0..1",
+                       help="how strongly band levels are held to the style's (default 0.5)")
 
 
 def _add_setting_options(parser: argparse.ArgumentParser) -> None:
@@ -725,6 +736,7 @@ def _live(args: argparse.Namespace) -> int:
         check_target(Path(args.record), inputs=tuple(inputs), force=args.force)
     if args.control_host is not None and args.control_port is None:
         raise ParameterError("--control-host goes with --control-port: give both")
+    _check_live_synth(args)
     if args.input:
         if args.content is not None:
             raise ParameterError("give CONTENT or --input, not both")
@@ -733,12 +745,16 @@ def _live(args: argparse.Namespace) -> int:
                                  "with --input")
         if args.input_file is not None:
             regular_file(args.input_file)
-    else:
+    elif not args.synth:
         if args.content is None:
-            raise ParameterError("no CONTENT given: name a content file, or use --input")
+            raise ParameterError("no CONTENT given: name a content file, or use --input "
+                                 "or --synth")
         if args.input_file is not None or args.seconds is not None:
-            raise ParameterError("--input-file and --seconds go with --input")
+            raise ParameterError("--input-file goes with --input, --seconds with --input "
+                                 "or --synth")
     with _control_listener(args) as control:
+        if args.synth:
+            return _live_synth(args, control)
         if args.input:
             return _live_input(args, control)
         return _live_stream(args, control)
@@ -800,6 +816,50 @@ def _live_stream(args: argparse.Namespace, control: Any) -> int:
         played = "until /st/stop" if report.stopped else f"{plan.duration:.1f} s"
         print(f"{'' if not sys.stderr.isatty() else chr(13)}{PROG}: played {played}"
               f" ({report.frames} frames sent); Python time per frame p50 "
+              f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
+              f"{report.percentile_ms(report.send_seconds, 99):.3f} ms"
+              f"{_late(report.late, 'late frames')}{_safety(report)}{_stopped(report)}",
+              file=sys.stderr)
+    if args.record:
+        print(args.record)
+    return 0
+
+
+def _check_live_synth(args: argparse.Namespace) -> None:
+    """One line for a ``live`` option that does not fit --synth (or needs it)."""
+    from .synth_settings import synth_field_types
+
+    given = [f"--{name.replace('_', '-')}" for name in synth_field_types()
+             if getattr(args, name, None) is not None]
+    if not args.synth:
+        if given:
+            raise ParameterError(f"{given[0]} is a synthesis option: it goes with --synth")
+        return
+    for option, value in (("CONTENT", args.content), ("--input", args.input or None),
+                          ("--input-file", args.input_file),
+                          ("--switch-modes", args.switch_modes or None),
+                          ("--mode", args.mode), ("--strength", args.strength)):
+        if value is not None:
+            raise ParameterError(f"--synth plays new sound in the style alone: leave out "
+                                 f"{option}")
+
+
+def _live_synth(args: argparse.Namespace, control: Any) -> int:
+    from .synth_live import live_synth_files, play_synth
+    from .synth_settings import synth_field_types
+
+    live = live_synth_files(args.style, seconds=args.seconds, preset=args.preset,
+                            options=_settings_options(args),
+                            synth_options={name: getattr(args, name, None)
+                                           for name in synth_field_types()})
+    report = play_synth(live, server=args.server, boot=args.boot, latency=args.latency,
+                        record=args.record, control=control)
+    if not args.quiet:
+        played = report.frames * live.first.frame_seconds
+        how = " until Ctrl-C" if report.interrupted else \
+            " until /st/stop" if report.stopped else ""
+        print(f"{PROG}: synthesised and played about {played:.1f} s{how} ({report.frames} "
+              f"frames sent); Python time per frame p50 "
               f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
               f"{report.percentile_ms(report.send_seconds, 99):.3f} ms"
               f"{_late(report.late, 'late frames')}{_safety(report)}{_stopped(report)}",

@@ -28,6 +28,7 @@ from .files import (
     _load_styles,
     check_engine,
 )
+from .model import StyleModel
 from .plan import RenderPlan
 from .presets import load_preset
 from .segments import is_corpus
@@ -110,38 +111,16 @@ def synth_files(styles: Sequence[str | os.PathLike[str]], output: str | os.PathL
         from .plot import check_png_target
 
         picture = check_png_target(plot, inputs=(*styles, out), force=force)
-    chosen = load_preset(preset).check_kind(synthesis=True) if preset else None
-    settings = chosen.settings if chosen else Settings()
-    analysis = {k: v for k, v in (options or {}).items() if k in ANALYSIS_FIELDS}
-    settings = settings.updated(analysis).checked()
-    synth_settings = (chosen.synth_settings if chosen else SynthSettings()).updated(
-        synth_options or {}).checked()
-    _step(stage, "reading style")
-    model, tracks = _load_styles(styles)
-    if model is not None:
-        if not tracks and is_corpus(model):  # an index of files: their audio, read back
-            tracks = _indexed_audio(model, str(styles[0]))
-        if not tracks:
-            raise ParameterError(f"{styles[0]}: holds no audio (learnt with --no-audio): "
-                                 "learn it again without --no-audio, or give the audio files")
-        learnt = {"clusters": model.n_states, "wavelet": model.wavelet_,
-                  "bands_per_octave": model.bands_per_octave_, "levels": model.level_}
-        seed = settings.seed
-        settings = settings.updated(learnt).updated(
-            {k: v for k, v in analysis.items() if k != "seed"}).checked()
-        if settings.clusters != model.n_states:
-            model = None  # other states were asked for: learn again from the stored audio
-        settings = settings.updated({"seed": seed})
-    sr = int(model.sr_ if model is not None else tracks[0][1])
-    n_channels = int(tracks[0][0].shape[0])
+    style = read_synth_style(styles, preset=preset, options=options,
+                             synth_options=synth_options, stage=stage)
+    settings, synth_settings, tracks = style.settings, style.synth_settings, style.tracks
+    sr, n_channels = style.sr, style.n_channels
     audio.check_output_format(out, n_channels=n_channels, sr=sr)
     if engine == "sc":
         _check_sc_grid(settings, sr, n_channels)
     n_samples = check_seconds(seconds, sr)
-    names = [str(p) for p in styles] if model is None else [str(styles[0])] * len(tracks)
     _step(stage, "learning style")
-    index = prepare(tracks, sr=sr, n_channels=n_channels, settings=settings,
-                    synth_settings=synth_settings, model=model, names=names)
+    index = style.index()
     exponent = audio.working_exponent(np.concatenate([y.ravel() for y, _ in tracks]))
     walker = Synthesiser(index, synth_settings, seed=settings.seed)
     records = {**settings.as_dict(), "synth": synth_settings.as_dict()}
@@ -227,6 +206,83 @@ def synth_plan_style(plan_path: str | os.PathLike[str], plan: RenderPlan,
     if output is not None:
         audio.check_output_format(output, n_channels=plan.n_channels, sr=plan.sr)
     return style, audio.working_exponent(np.concatenate([y.ravel() for y, _ in tracks]))
+
+
+@dataclass(frozen=True)
+class SynthStyle:
+    """A style read for a synthesis, with the settings it is synthesised with.
+
+    Attributes
+    ----------
+    tracks : list of (np.ndarray, int)
+        The style's audio, with its rates.
+    model : StyleModel or None
+        Its learnt model (None: learnt by `index`).
+    settings, synth_settings : the settings (defaults, preset, model and options).
+    names : list of str
+        A name per track, for messages.
+    sr, n_channels : int
+        The synthesis's rate and channels (the model's rate, the first track's channels).
+    """
+
+    tracks: list[tuple[np.ndarray, int]]
+    model: StyleModel | None
+    settings: Settings
+    synth_settings: SynthSettings
+    names: list[str]
+    sr: int
+    n_channels: int
+
+    def index(self, *, sr: int | None = None, n_channels: int | None = None) -> StyleIndex:
+        """The style analysed and indexed for the walk (at ``sr`` and ``n_channels``, by
+        default its own)."""
+        return prepare(self.tracks, sr=sr or self.sr, n_channels=n_channels or self.n_channels,
+                       settings=self.settings, synth_settings=self.synth_settings,
+                       model=self.model, names=self.names)
+
+
+def read_synth_style(styles: Sequence[str | os.PathLike[str]], *, preset: str | None = None,
+                     options: dict[str, Any] | None = None,
+                     synth_options: dict[str, Any] | None = None,
+                     stage: Stage | None = None) -> SynthStyle:
+    """Read a style to synthesise from (audio files or one learnt ``.npz`` that holds its
+    audio) and merge its settings: defaults < ``preset`` (a synthesis preset) < a learnt
+    model's < ``options`` / ``synth_options``.
+
+    Examples
+    --------
+    >>> read_synth_style(["rain.wav"], preset="texture").sr  # doctest: +SKIP
+    44100
+    """
+    if not styles:
+        raise ParameterError("no style given: name STYLE files (audio or a learnt .npz)")
+    chosen = load_preset(preset).check_kind(synthesis=True) if preset else None
+    settings = chosen.settings if chosen else Settings()
+    analysis = {k: v for k, v in (options or {}).items() if k in ANALYSIS_FIELDS}
+    settings = settings.updated(analysis).checked()
+    synth_settings = (chosen.synth_settings if chosen else SynthSettings()).updated(
+        synth_options or {}).checked()
+    _step(stage, "reading style")
+    model, tracks = _load_styles(styles)
+    if model is not None:
+        if not tracks and is_corpus(model):  # an index of files: their audio, read back
+            tracks = _indexed_audio(model, str(styles[0]))
+        if not tracks:
+            raise ParameterError(f"{styles[0]}: holds no audio (learnt with --no-audio): "
+                                 "learn it again without --no-audio, or give the audio files")
+        learnt = {"clusters": model.n_states, "wavelet": model.wavelet_,
+                  "bands_per_octave": model.bands_per_octave_, "levels": model.level_}
+        seed = settings.seed
+        settings = settings.updated(learnt).updated(
+            {k: v for k, v in analysis.items() if k != "seed"}).checked()
+        if settings.clusters != model.n_states:
+            model = None  # other states were asked for: learn again from the stored audio
+        settings = settings.updated({"seed": seed})
+    sr = int(model.sr_ if model is not None else tracks[0][1])
+    n_channels = int(tracks[0][0].shape[0])
+    names = [str(p) for p in styles] if model is None else [str(styles[0])] * len(tracks)
+    return SynthStyle(tracks=tracks, model=model, settings=settings,
+                      synth_settings=synth_settings, names=names, sr=sr, n_channels=n_channels)
 
 
 def _write(out: Path, chunks: Any, sr: int, n_channels: int, subtype: str, force: bool,

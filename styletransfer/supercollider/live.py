@@ -80,7 +80,8 @@ def stream_plan(plan: RenderPlan, content: Analysis, style: Analysis | None, *,
 def stream_set(live: LiveSet, *, server: str | None = None, boot: bool = False,
                latency: float = DEFAULT_LATENCY, record: str | os.PathLike[str] | None = None,
                on_frame: Callable[[int, int], None] | None = None,
-               control: ControlListener | None = None) -> LiveReport:
+               control: ControlListener | None = None,
+               ctrl_c_stops: bool = False) -> LiveReport:
     """Play a live set on a SuperCollider server in real time, under live control.
 
     Everything starts in one bundle; from then on the server's audio clock times every
@@ -114,6 +115,10 @@ def stream_set(live: LiveSet, *, server: str | None = None, boot: bool = False,
         Called with (frames played, frames in all) about once a second.
     control : ControlListener, optional
         Where control messages come from; the stream applies them while it plays.
+    ctrl_c_stops : bool
+        Ctrl-C ends the stream as ``/st/stop`` does (`LiveReport.interrupted` says so),
+        the report is returned; otherwise the interrupt is raised again once all is
+        freed. (An endless synthesis ends so; a signal such as SIGTERM is raised.)
 
     Examples
     --------
@@ -126,7 +131,7 @@ def stream_set(live: LiveSet, *, server: str | None = None, boot: bool = False,
         raise ParameterError(f"--latency {latency} is out of range: use 0.01 to 5 seconds")
     if "mosaic" in live.modes and any(style is None for style in live.styles):
         raise ParameterError("a mosaic plan needs the style's analysis to play")
-    if live.content is None:
+    if live.content is None and live.source is None:
         raise ParameterError("a live set needs the content's analysis to play")
     report = LiveReport()
     stopped: KeyboardInterrupt | None = None
@@ -138,7 +143,7 @@ def stream_set(live: LiveSet, *, server: str | None = None, boot: bool = False,
         session.load_defs()
         shape = SetScore(live)
         content_buf = session.load_audio(
-            "content", shape.chains[0].content_signal(live.content.signal), plan.sr)
+            "content", shape.chains[0].content_signal(live.content_signal()), plan.sr)
         style_signal = live.style_signal()
         style_buf = content_buf if style_signal is None else \
             session.load_audio("style", style_signal, plan.sr)
@@ -181,10 +186,10 @@ def stream_set(live: LiveSet, *, server: str | None = None, boot: bool = False,
             report.replaced = session.replaced
             session.close(score.nodes)
         if record is not None and Path(record).is_file():
-            trim_wav(Path(record), score.delay_samples, plan.n_samples)
+            trim_wav(Path(record), score.delay_samples, live.n_samples)
         report.late = ring.late + (booted.late_count if booted is not None else 0)
         report.audio_rate = ring.audio_rate(plan.sr)
-    if stopped is not None:
+    if stopped is not None and not (ctrl_c_stops and type(stopped) is KeyboardInterrupt):
         raise stopped
     return report
 
@@ -238,7 +243,7 @@ class _Ring:
                  rows: int, ahead: int, report: LiveReport) -> None:
         self.client, self.chains, self.timeline = client, chains, timeline
         self.rows, self.ahead, self.report = rows, ahead, report
-        self.n_frames = chains[0].plan.n_frames
+        self.n_frames = timeline.live.n_frames
         self.frame_seconds = chains[0].frame_seconds
         self.written = 0
         self.playing = -1

@@ -438,10 +438,12 @@ class PlanScore:
                     "in_bus": MIX_BUS, "out_bus": self.out_bus, "dc_hz": dc_hz,
                     "count_bus": self.count_bus, "check_id": 1})]
 
-    def chain_messages(self, *, rows: int, wet_bus: int = WET_BUS) -> list[osc.Message]:
+    def chain_messages(self, *, rows: int, wet_bus: int = WET_BUS,
+                       last: int | None = None) -> list[osc.Message]:
         """This plan's chain, in its group: frame 0's values on the buses, the equaliser
         (`equaliser_messages`, onto ``wet_bus``), the grains (mosaic) and ``st_frames``
-        reading a table of ``rows`` rows."""
+        reading a table of ``rows`` rows, holding from frame ``last`` on (default: the
+        plan's end; a stream whose frames are made as it plays gives its own)."""
         plan, ids = self.plan, self.ids
         nodes = self.node_ids
         messages = [self.gain_message(0),
@@ -453,7 +455,7 @@ class PlanScore:
                 "start_bus": ids.gain_bus + plan.n_bands, "hop": plan.hop}))
         messages.append(osc.s_new("st_frames", nodes[-3], osc.AddAction.HEAD, ids.group, {
             "buf": ids.table_buf, "rows": rows, "stride": self.stride, "hop": plan.hop,
-            "gain_bus": ids.gain_bus, "last": plan.n_frames}))
+            "gain_bus": ids.gain_bus, "last": plan.n_frames if last is None else last}))
         return messages
 
     def player_message(self) -> osc.Message:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ from .process import BootedServer
 from .score import SC_CHANNELS, SYNTHDEFS, write_stereo
 from .server import ServerClient
 
+#: Per-frame timings a report keeps (the latest): memory stays bounded however long a
+#: stream runs (about 6 minutes of frames at 48 kHz).
+TIMINGS_KEPT = 16384
 #: Frames of recording buffered in memory before the disk thread writes them.
 RECORD_FRAMES = 65536
 #: Where this tool's nodes, buffers and gain buses start on a shared server.
@@ -39,9 +43,9 @@ class LiveReport:
     ----------
     frames : int
         Frames sent.
-    send_seconds : list of float
+    send_seconds : deque of float
         Python time to build, encode and send each frame (its row of the frame table,
-        or live input's gains).
+        or live input's gains): the latest `TIMINGS_KEPT` frames.
     loop_seconds : list of float
         Live input: from a frame's analysis arriving to the server confirming its gains.
     late : int or None
@@ -80,7 +84,7 @@ class LiveReport:
     """
 
     frames: int = 0
-    send_seconds: list[float] = field(default_factory=list)
+    send_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=TIMINGS_KEPT))
     loop_seconds: list[float] = field(default_factory=list)
     late: int | None = None
     interrupted: bool = False
@@ -96,7 +100,7 @@ class LiveReport:
     audio_rate: float | None = None
 
     @staticmethod
-    def percentile_ms(values: list[float], q: float) -> float:
+    def percentile_ms(values: Sequence[float], q: float) -> float:
         """The ``q``-th percentile of ``values`` in milliseconds (NaN if empty).
 
         Examples

@@ -89,8 +89,7 @@ class SetScore:
     @property
     def end_time(self) -> float:
         """Seconds until the last sample of the result has been computed."""
-        plan = self.live.first
-        return (self.delay_samples + plan.n_samples) / plan.sr
+        return (self.delay_samples + self.live.n_samples) / self.live.first.sr
 
     @property
     def count_bus(self) -> int:
@@ -109,7 +108,7 @@ class SetScore:
         chains, delay = self.chains, self.delay_samples
         messages: list[osc.Message] = []
         for index, chain in enumerate(chains):
-            messages += chain.chain_messages(rows=rows,
+            messages += chain.chain_messages(rows=rows, last=self.live.n_frames,
                                              wet_bus=WET_BUS if index == 0 else SECOND_BUS)
         messages.append(chains[0].player_message())
         second = delay - chains[1].delay_samples if len(chains) > 1 else 0

@@ -1,8 +1,10 @@
 """What a live stream can switch between, and the frame table rows of a control timeline.
 
 A `LiveSet` holds one plan per mode and style, over one content: what ``live`` planned
-at the start. A `Timeline` holds the controls a performer sent, each placed at the frame
-it takes effect from (strength, dry/wet mix, freeze, style, mode), and makes the frame
+at the start; or, for a synthesis, a `FrameSource` that makes the frames of each style
+as the stream asks for them (the plans are then one frame long: the grid and frame 0).
+A `Timeline` holds the controls a performer sent, each placed at the frame it takes
+effect from (strength, dry/wet mix, freeze, style, mode), and makes the frame
 table rows of every chain from them (`Timeline.rows`). Each row is a function of its
 frame and the controls before it only, made the same way whatever frames are asked for,
 so the rows a live stream wrote a few at a time are the rows an offline render of the
@@ -23,7 +25,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +45,26 @@ CROSSFADE_SECONDS = 0.5
 GAIN_BLOCK = 64
 #: Blocks of gains kept (about 1,000 s of frames at most).
 MADE_BLOCKS = 1024
+
+
+class FrameSource(Protocol):
+    """Frames made as a stream asks for them, in memory that does not grow: a live set's
+    segments and gains when it has no whole plans (`styletransfer.supercollider.live_synth`).
+
+    ``n_frames`` and ``n_samples`` are the stream's length; `frames` gives frames
+    ``low .. high`` of a style (each asked for at most a few frames behind the newest
+    asked before); `forget_before` says the frames before one were played.
+    """
+
+    n_frames: int
+    n_samples: int
+
+    def frames(self, style: int, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(high - low, n_bands)`` gains and ``(high - low,)`` style frames."""
+        ...
+
+    def forget_before(self, frame: int) -> None:
+        ...
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,9 @@ class LiveSet:
         The strength the plans were made at.
     crossfade : int
         Frames over which style and mode changes crossfade.
+    source : FrameSource, optional
+        Where the segments and gains come from instead of the plans (a synthesis: mosaic
+        plans of one frame, no content, no recipes).
 
     Examples
     --------
@@ -82,6 +107,7 @@ class LiveSet:
     styles: tuple[Analysis | None, ...]
     strength: float
     crossfade: int = 1
+    source: FrameSource | None = None
 
     def __post_init__(self) -> None:
         first = self.plans[0][0]
@@ -163,7 +189,32 @@ class LiveSet:
 
     @property
     def n_frames(self) -> int:
-        return self.first.n_frames
+        return self.first.n_frames if self.source is None else self.source.n_frames
+
+    @property
+    def n_samples(self) -> int:
+        """Samples the stream plays."""
+        return self.first.n_samples if self.source is None else self.source.n_samples
+
+    def content_signal(self) -> np.ndarray:
+        """The content's audio (a frame of silence when there is none: a synthesis)."""
+        if self.content is not None:
+            return self.content.signal
+        if self.source is None:
+            raise ParameterError("a live set needs the content's analysis to play")
+        return np.zeros((self.first.n_channels, self.first.hop), dtype=np.float32)
+
+    def gains(self, chain: int, style: int, low: int, high: int) -> np.ndarray:
+        """Frames ``low`` to ``high`` of the gains of ``plans[chain][style]`` (float64)."""
+        if self.source is not None:
+            return self.source.frames(style, low, high)[0].astype(np.float64)
+        return self.plans[chain][style].gains[low:high].astype(np.float64)
+
+    def segments(self, chain: int, style: int, low: int, high: int) -> np.ndarray:
+        """Frames ``low`` to ``high`` of the style frames of ``plans[chain][style]``."""
+        if self.source is not None:
+            return self.source.frames(style, low, high)[1].astype(np.int64)
+        return self.plans[chain][style].segments[low:high].astype(np.int64)
 
     @property
     def offsets(self) -> tuple[int, ...]:
@@ -352,6 +403,8 @@ class Timeline:
         if index > 0:
             del self._states[:index]
             del self._frames[:index]
+        if self.live.source is not None:
+            self.live.source.forget_before(frame)
 
     def _runs(self, start: int, stop: int) -> list[tuple[int, int, _State]]:
         """The frames from ``start`` to ``stop`` cut where the controls change."""
@@ -376,9 +429,9 @@ class Timeline:
         """Gains of frames ``low`` to ``high``: the plan's, or made again from its recipe
         at another strength, a `GAIN_BLOCK` of frames at a time (kept for the frames that
         follow; the same bits whatever the block, see `GainRecipe.gains`)."""
-        plan, recipe = self.live.plans[chain][style], self.live.recipes[chain][style]
+        recipe = self.live.recipes[chain][style]
         if strength == self.live.strength or recipe is None or high <= low:
-            return plan.gains[low:high].astype(np.float64)
+            return self.live.gains(chain, style, low, high)
         first, last = low // GAIN_BLOCK, (high - 1) // GAIN_BLOCK
         parts = []
         for block in range(first, last + 1):
@@ -397,10 +450,9 @@ class Timeline:
         all under ``state``."""
         live = self.live
         if live.modes[chain] == "mosaic":  # the target style's grains, at once
-            plan = live.plans[chain][state.style]
             gains = self._gains(chain, state.style, low, high, state.strength)
-            hop = plan.hop
-            frames = plan.segments[low:high].astype(np.int64) + live.offsets[state.style]
+            hop = live.first.hop
+            frames = live.segments(chain, state.style, low, high) + live.offsets[state.style]
             return np.column_stack([gains, np.maximum(0, frames * hop - hop // 2)])
         weights = np.array([self.weights(f) for f in range(low, high)])
         used = np.flatnonzero(weights.max(axis=0) > 0)
