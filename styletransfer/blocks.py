@@ -264,25 +264,15 @@ def render_timbre_block(signal: np.ndarray, plan: RenderPlan, frames: np.ndarray
     (`frame_indices`). Each shift renders the signal rotated as `engine_numpy` does.
     """
     sizes = band_sizes(plan.hop, plan.level, plan.bands_per_octave)
-    depths = packet_depths(plan.hop, plan.level, plan.bands_per_octave)
     length = frames.size * plan.hop
     extra = plan.shifts - 1
-    out: np.ndarray | None = None
-    for shift in range(plan.shifts):
-        piece = signal[:, extra - shift: extra - shift + length]
-        bands = block_bands(piece, plan)
-        coeffs = [band * gain_curve_at(plan.gains[:, b].astype(band.dtype), frames, m)[None, :]
-                  for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
-        rendered = synthesise(coeffs, wavelet=plan.wavelet, n_samples=length, depths=depths)
-        core = _core(rendered, margin * plan.hop, count * plan.hop, shift)
-        if out is None:
-            out = np.array(core)
-        else:
-            out += core
-    assert out is not None
-    if plan.shifts > 1:
-        out /= plan.shifts
-    return out
+
+    def coeffs(shift: int) -> list[np.ndarray]:
+        bands = block_bands(signal[:, extra - shift: extra - shift + length], plan)
+        return [band * gain_curve_at(plan.gains[:, b].astype(band.dtype), frames, m)[None, :]
+                for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
+
+    return _shifts_mean(plan, coeffs, length, margin, count)
 
 
 class MosaicSource:
@@ -304,16 +294,26 @@ def render_mosaic_block(source: MosaicSource, frames: np.ndarray, margin: int,
                         count: int) -> np.ndarray:
     """The ``count`` core frames of a mosaic rendering of a block (before the envelope)."""
     plan = source.plan
+
+    def coeffs(shift: int) -> list[np.ndarray]:
+        return [np.concatenate([_overlap_add_run(padded, plan.segments, plan.gains[:, b], m,
+                                                 first, end)
+                                for first, end in _runs(frames)], axis=1)
+                for b, (padded, m) in enumerate(zip(source.padded[shift], source.sizes,
+                                                    strict=True))]
+
+    return _shifts_mean(plan, coeffs, frames.size * plan.hop, margin, count)
+
+
+def _shifts_mean(plan: RenderPlan, coeffs: Callable[[int], list[np.ndarray]], length: int,
+                 margin: int, count: int) -> np.ndarray:
+    """The mean over the plan's shifts of the core of the block synthesised from
+    ``coeffs(shift)`` (its bands on the transform rotated by ``shift``)."""
     depths = packet_depths(plan.hop, plan.level, plan.bands_per_octave)
-    length = frames.size * plan.hop
     out: np.ndarray | None = None
     for shift in range(plan.shifts):
-        coeffs = [np.concatenate([_overlap_add_run(padded, plan.segments, plan.gains[:, b], m,
-                                                   first, end)
-                                  for first, end in _runs(frames)], axis=1)
-                  for b, (padded, m) in enumerate(zip(source.padded[shift], source.sizes,
-                                                      strict=True))]
-        rendered = synthesise(coeffs, wavelet=plan.wavelet, n_samples=length, depths=depths)
+        rendered = synthesise(coeffs(shift), wavelet=plan.wavelet, n_samples=length,
+                              depths=depths)
         core = _core(rendered, margin * plan.hop, count * plan.hop, shift)
         if out is None:
             out = np.array(core)

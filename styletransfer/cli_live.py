@@ -116,11 +116,7 @@ def _live_stream(args: argparse.Namespace, control: Any) -> int:
     if not args.quiet:
         played = "until /st/stop" if report.stopped else f"{plan.duration:.1f} s"
         print(f"{'' if not sys.stderr.isatty() else chr(13)}{PROG}: played {played}"
-              f" ({report.frames} frames sent); Python time per frame p50 "
-              f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
-              f"{report.percentile_ms(report.send_seconds, 99):.3f} ms"
-              f"{_late(report.late, 'late frames')}{_safety(report)}{_stopped(report)}",
-              file=sys.stderr)
+              f" ({report.frames} frames sent){_frame_summary(report)}", file=sys.stderr)
     if args.record:
         print(args.record)
     return 0
@@ -160,14 +156,18 @@ def _live_synth(args: argparse.Namespace, control: Any) -> int:
         how = " until Ctrl-C" if report.interrupted else \
             " until /st/stop" if report.stopped else ""
         print(f"{PROG}: synthesised and played about {played:.1f} s{how} ({report.frames} "
-              f"frames sent); Python time per frame p50 "
-              f"{report.percentile_ms(report.send_seconds, 50):.3f} ms, p99 "
-              f"{report.percentile_ms(report.send_seconds, 99):.3f} ms"
-              f"{_late(report.late, 'late frames')}{_safety(report)}{_stopped(report)}",
-              file=sys.stderr)
+              f"frames sent){_frame_summary(report)}", file=sys.stderr)
     if args.record:
         print(args.record)
     return 0
+
+
+def _frame_summary(report: Any) -> str:
+    """The end of a streamed run's summary line: Python's time per frame, the late frames,
+    the output's safety counts and why it stopped."""
+    return (f"; Python time per frame p50 {report.percentile_ms(report.send_seconds, 50):.3f}"
+            f" ms, p99 {report.percentile_ms(report.send_seconds, 99):.3f} ms"
+            f"{_late(report.late, 'late frames')}{_safety(report)}{_stopped(report)}")
 
 
 def _stopped(report: Any) -> str:
