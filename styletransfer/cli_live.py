@@ -101,10 +101,12 @@ def _live_input(args: argparse.Namespace, control: Any) -> int:
 def _live_stream(args: argparse.Namespace, control: Any) -> int:
     from .files import live_set_files
     from .supercollider.live import stream_set
+    from .supercollider.session import check_server
 
     _preload_models()
     live = live_set_files(args.content, args.style, preset=args.preset,
-                          options=settings_options(args), switch_modes=args.switch_modes)
+                          options=settings_options(args), switch_modes=args.switch_modes,
+                          before_planning=lambda: check_server(args.server))
     plan = live.first
 
     def note(sent: int, total: int) -> None:

@@ -204,11 +204,14 @@ def plan_files(content: str | os.PathLike[str], styles: Sequence[str | os.PathLi
 def live_set_files(content: str | os.PathLike[str],
                    styles: Sequence[Sequence[str | os.PathLike[str]]], *,
                    preset: str | None = None, options: dict[str, Any] | None = None,
-                   switch_modes: bool = False) -> LiveSet:
+                   switch_modes: bool = False,
+                   before_planning: Callable[[], None] | None = None) -> LiveSet:
     """The `LiveSet` a live stream plays: ``content`` planned after each style of
     ``styles`` (each a list of audio files or one learnt ``.npz``), in the settings' mode
     or, with ``switch_modes``, in both modes (the settings' first), every plan with its
-    gains' recipe so that its strength can change while it plays.
+    gains' recipe so that its strength can change while it plays. ``before_planning`` is
+    called once every input is read and checked, before the planning (which takes its
+    time): to ask the server for its status, say.
 
     Settings merge as in `transfer_files`, with the first style's learnt settings; a
     learnt style whose clusters or seed differ from them is learnt again from its audio.
@@ -244,6 +247,8 @@ def live_set_files(content: str | os.PathLike[str],
     if any(mode == "mosaic" for mode in modes) and not all(tracks):
         raise ParameterError("a mosaic plays the style's audio: give audio files, or a .npz "
                              "learnt with its audio")
+    if before_planning is not None:
+        before_planning()
     return LiveSet.plan(y, sr, tracks, settings=settings, modes=modes, models=models)
 
 

@@ -144,7 +144,7 @@ def test_no_server_fails_within_two_seconds(clips: dict[str, Path]) -> None:
     assert done.returncode == 1
     assert "no SuperCollider server answers" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-    # planning takes its time first; the server check itself must not wait long
+    # the server is asked once the inputs are read, before the planning, and waits 2 s
     assert time.perf_counter() - started < 2.0 + 8.0
     with pytest.raises(EngineError, match="no SuperCollider server answers"):
         from styletransfer.supercollider.server import ServerClient

@@ -129,6 +129,21 @@ def parse_server(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", number
 
 
+def check_server(server: str | None) -> None:
+    """Ask the server at ``server`` (``HOST:PORT``) for its status, so that a command fails
+    before its work when none answers (`EngineError`); nothing for None (``--boot``).
+
+    Examples
+    --------
+    >>> check_server("127.0.0.1:57110")  # doctest: +SKIP
+    """
+    if server is None:
+        return
+    host, port = parse_server(server)
+    with ServerClient(host, port) as client:
+        client.status()
+
+
 @contextmanager
 def connect(server: str | None, *, boot: bool, sample_rate: int,
             ) -> Iterator[tuple[ServerClient, BootedServer | None]]:
