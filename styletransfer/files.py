@@ -145,13 +145,12 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
         raise ParameterError(f"{styles[0]}: holds no audio to measure the result against: "
                              "give the style's audio files, or leave out --measure")
     planned = plan_with_recipe(y, sr, style_audio, settings=settings, model=model,
-                               progress=progress, sources={"content": str(content),
-                                                           "styles": [str(s) for s in styles]})
+                               progress=progress, sources=names)
     plan, content_analysis, style_analysis = planned.plan, planned.content, planned.style
     if progress is not None:
         progress("rendering")
     exponent = audio.working_exponent(y)
-    targets = [out, *([plan_path] if plan_path else []), *([picture] if picture else [])]
+    targets = [out, *([plan_path] if plan_path else []), picture]
     with (atomic_targets(targets, force=force) as temps,  # every file, or none
           ThreadPoolExecutor(max_workers=1) as pool):
         # the audio is rendered, then written, in a second thread (in numpy, PyWavelets and
@@ -160,18 +159,17 @@ def transfer_files(content: str | os.PathLike[str], styles: Sequence[str | os.Pa
                                keep_score=keep_score, exponent=exponent)
         written = pool.submit(lambda: audio.write_file(temps[0], rendered.result(), sr,
                                                        subtype=subtype, container=out.suffix))
-        if picture is not None:
-            if progress is not None:
-                progress("drawing")
-            style_energy = (style_analysis.energy if style_analysis is not None
-                            else planned.style_energy if planned.style_energy is not None
-                            else plot_files.style_energy(style_audio, plan))
-            measures = (plot_files.run_measures(y, style_audio, rendered.result()
-                                                * written.result(), sr) if measure else None)
-            plot_files.draw_run(temps[-1], plan, content_analysis.energy,
-                                lambda: plot_files.output_energy(rendered.result(), plan),
-                                style_energy, measures=measures,
-                                style_frames=plot_files.style_frames(plan, style_audio))
+        if progress is not None:
+            progress("drawing")
+        style_energy = (style_analysis.energy if style_analysis is not None
+                        else planned.style_energy if planned.style_energy is not None
+                        else plot_files.style_energy(style_audio, plan))
+        measures = (plot_files.run_measures(y, style_audio, rendered.result()
+                                            * written.result(), sr) if measure else None)
+        plot_files.draw_run(temps[-1], plan, content_analysis.energy,
+                            lambda: plot_files.output_energy(rendered.result(), plan),
+                            style_energy, measures=measures,
+                            style_frames=plot_files.style_frames(plan, style_audio))
         gain = written.result()
         if plan_path is not None:
             plan.save(temps[1])
