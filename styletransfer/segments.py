@@ -94,12 +94,8 @@ def plan_corpus_mosaic(content: Analysis, model: StyleModel, mapping: Mapping,
     """
     from .transfer import mosaic_plan
 
-    check_corpus_mosaic(model, settings, source=source)
-    frames = corpus_frames(model, pitch=settings.pitch > 0)
-    segments = search_segments(content, model, mapping.target_features, frames,
-                               continuity=settings.continuity, pitch=settings.pitch,
-                               onset_jumps=settings.onset_jumps, search=corpus_search,
-                               target_chroma=content_chroma)
+    segments = _search_corpus(content, model, mapping, settings, source=source,
+                              content_chroma=content_chroma)
     style = read_segments(model, segments, n_channels=content.n_channels, source=source)
     plan = mosaic_plan(content, style, style.local(segments), settings)
     return dataclasses.replace(plan, segments=segments), style
@@ -111,14 +107,22 @@ def corpus_frame_targets(content: Analysis, model: StyleModel, mapping: Mapping,
     """Timbre mode's frame targets (``targets = "frames"``) from a corpus style: the band
     shape of the corpus frame a mosaic's search picks for each content frame, read back
     from the files (as a mono mix: timbre mode measures the style, never plays it)."""
-    check_corpus_mosaic(model, settings, source=source)
-    frames = corpus_frames(model, pitch=settings.pitch > 0)
-    segments = search_segments(content, model, mapping.target_features, frames,
-                               continuity=settings.continuity, pitch=settings.pitch,
-                               onset_jumps=settings.onset_jumps, search=corpus_search,
-                               target_chroma=content_chroma)
+    segments = _search_corpus(content, model, mapping, settings, source=source,
+                              content_chroma=content_chroma)
     style = read_segments(model, segments, n_channels=1, source=source)
     return np.asarray(style.band_shape()[style.local(segments)])
+
+
+def _search_corpus(content: Analysis, model: StyleModel, mapping: Mapping, settings: Settings,
+                   *, source: str, content_chroma: np.ndarray | None) -> np.ndarray:
+    """The corpus frame a mosaic's search picks for each content frame, from the model's
+    nearest-neighbour index (`corpus_search`), once the corpus is checked for it."""
+    check_corpus_mosaic(model, settings, source=source)
+    frames = corpus_frames(model, pitch=settings.pitch > 0)
+    return search_segments(content, model, mapping.target_features, frames,
+                           continuity=settings.continuity, pitch=settings.pitch,
+                           onset_jumps=settings.onset_jumps, search=corpus_search,
+                           target_chroma=content_chroma)
 
 
 def read_segments(model: StyleModel, segments: np.ndarray, *, n_channels: int,
