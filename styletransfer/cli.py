@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -292,8 +292,6 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import json
-
     from .evaluate import evaluate_files, format_report
 
     if args.synth:
@@ -304,12 +302,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                                  "not --content, --truth or --plot")
         metrics = evaluate_synth_files(args.style, args.output, reference=args.reference,
                                        plan=args.plan, other=args.other)
-        if args.json:
-            print(json.dumps({k: (None if math.isnan(v) else v) for k, v in metrics.items()},
-                             indent=2))
-        else:
-            print(format_synth_report(metrics))
-        return 0
+        return _print_metrics(metrics, as_json=args.json, report=format_synth_report)
     if args.content is None:
         raise ParameterError("--content is required (or measure a synthesis with --synth)")
     if args.reference or args.plan or args.other:
@@ -323,11 +316,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot_measures_files(args.content, args.style, args.output, args.plot, truth=args.truth,
                             measures=metrics, force=args.force)
-    if args.json:
+    return _print_metrics(metrics, as_json=args.json, report=format_report)
+
+
+def _print_metrics(metrics: dict[str, float], *, as_json: bool,
+                   report: Callable[[dict[str, float]], str]) -> int:
+    """Print ``metrics`` as JSON (NaN as null) or as the ``report`` table; exit code 0."""
+    import json
+
+    if as_json:
         print(json.dumps({k: (None if math.isnan(v) else v) for k, v in metrics.items()},
                          indent=2))
     else:
-        print(format_report(metrics))
+        print(report(metrics))
     return 0
 
 
