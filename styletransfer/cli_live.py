@@ -91,7 +91,8 @@ def _live_input(args: argparse.Namespace, control: Any) -> int:
                          input_file=args.input_file, seconds=args.seconds,
                          record=args.record, styles=models[1:], control=control)
     if not args.quiet:
-        print(f"{PROG}: {report.frames} input frames styled; analysis-to-parameter "
+        held = f" ({report.held} held frozen)" if report.held else ""
+        print(f"{PROG}: {report.frames} input frames styled{held}; analysis-to-parameter "
               f"latency p50 {report.percentile_ms(report.loop_seconds, 50):.2f} ms, "
               f"p99 {report.percentile_ms(report.loop_seconds, 99):.2f} ms"
               f"{_late(report.late)}{_safety(report)}{_stopped(report)}", file=sys.stderr)

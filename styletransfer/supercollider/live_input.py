@@ -264,6 +264,7 @@ class _InputLoop:
             style, previous, fade = self.style, self.previous, self.fade
             self.fade = min(1.0, fade + 1.0 / self.fade_frames)
         if frozen:  # the gains on the buses stay as they are
+            self.report.held += 1
             return
         shape = self.shape
         gains, self.shape = frame_gains(powers, self.models[style], strength,

@@ -43,6 +43,9 @@ class LiveReport:
     ----------
     frames : int
         Frames sent.
+    held : int
+        Live input: frames whose analysis arrived while frozen (``/st/freeze``), so no
+        gains were sent for them.
     send_seconds : deque of float
         Python time to build, encode and send each frame (its row of the frame table,
         or live input's gains): the latest `TIMINGS_KEPT` frames.
@@ -84,6 +87,7 @@ class LiveReport:
     """
 
     frames: int = 0
+    held: int = 0
     send_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=TIMINGS_KEPT))
     loop_seconds: list[float] = field(default_factory=list)
     late: int | None = None
