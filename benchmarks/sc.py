@@ -13,8 +13,10 @@ Three parts, each printing what it measures (nothing is asserted; the exit code 
   recording's length against the plan's and its relative difference from the NRT render
   of the same plan. Building and encoding each row without the network
   (``PlanScore.table_message`` + ``to_osc``) is timed as well.
-- ``input``: `style_input` on a 20 s file with a model learnt at 48 kHz: loop time per
-  frame (analysis arriving -> gains confirmed by the server), frames, late bundles.
+- ``input``: `style_input` on a 20 s file with models learnt at 48 kHz in octave bands
+  (preset balanced) and quarter-octave bands (preset fine, measured by the FFT analyser):
+  loop time per frame (analysis arriving -> gains confirmed by the server), frames, late
+  bundles.
 - ``nan``: `style_input` on a 60 s file of a melody with stretches of digital silence,
   single NaN and infinite samples and stretches of NaN, recorded: the samples silenced on
   loading, what the input's and the output's safety stages met (their CheckBadValues
@@ -230,28 +232,33 @@ def bench_stream(seconds: float) -> list[Result]:
 
 
 def bench_input(seconds: float) -> list[Result]:
-    """Loop time of `style_input` on a file, with a model learnt at 48 kHz."""
+    """Loop time of `style_input` on a file, with models learnt at 48 kHz in octave bands
+    (preset balanced: ``st_analyser``) and in quarter-octave bands (preset fine:
+    ``st_fftanalyser``)."""
     print(f"\n== input: {seconds:.0f} s file, {LIVE_SR} Hz, booted scsynth, 64-frame "
           f"periods ({load()})")
     style = breathy_drone(LIVE_SR, seconds=30.0).astype(np.float32)
-    model = learn([(style, LIVE_SR)], sr=LIVE_SR, n_channels=2,
-                  settings=load_preset("balanced").settings)
-    with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
-        source = Path(tmp) / "input.wav"
-        content = make_content(seconds, sr=LIVE_SR).astype(np.float32)
-        sf.write(source, content.T, LIVE_SR, subtype="FLOAT")
-        report = style_input(model, boot=True, input_file=source)
-    p50, p99, top = stats_ms(report.loop_seconds)
-    h50, h99, _ = stats_ms(report.send_seconds)
-    print(f"hop {model.hop_} samples ({1000 * model.hop_ / LIVE_SR:.1f} ms), "
-          f"{model.level_ + 1} bands")
-    print(f"{'frames':>6} {'answered':>8} {'loop p50':>8} {'p99':>6} {'max':>6} "
-          f"{'handler p50':>11} {'p99':>6} {'late':>4}  (ms)")
-    print(f"{report.frames:>6} {len(report.loop_seconds):>8} {p50:>8.2f} {p99:>6.2f} "
-          f"{top:>6.2f} {h50:>11.3f} {h99:>6.3f} {report.late!s:>4}", flush=True)
-    late = float("nan") if report.late is None else float(report.late)
-    return [Result("input loop p99", p99, "ms", 15.0, False),
-            Result("input late bundles", late, "", 0.0, False)]
+    results: list[Result] = []
+    print(f"{'preset':>8} {'bands':>5} {'frames':>6} {'answered':>8} {'loop p50':>8} "
+          f"{'p99':>6} {'max':>6} {'handler p50':>11} {'p99':>6} {'late':>4}  (ms)")
+    for preset in ("balanced", "fine"):
+        model = learn([(style, LIVE_SR)], sr=LIVE_SR, n_channels=2,
+                      settings=load_preset(preset).settings)
+        with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
+            source = Path(tmp) / "input.wav"
+            content = make_content(seconds, sr=LIVE_SR).astype(np.float32)
+            sf.write(source, content.T, LIVE_SR, subtype="FLOAT")
+            report = style_input(model, boot=True, input_file=source)
+        p50, p99, top = stats_ms(report.loop_seconds)
+        h50, h99, _ = stats_ms(report.send_seconds)
+        print(f"{preset:>8} {model.n_bands_:>5} {report.frames:>6} "
+              f"{len(report.loop_seconds):>8} {p50:>8.2f} {p99:>6.2f} {top:>6.2f} "
+              f"{h50:>11.3f} {h99:>6.3f} {report.late!s:>4}", flush=True)
+        late = float("nan") if report.late is None else float(report.late)
+        results += [Result(f"input loop p99, {preset}", p99, "ms", 15.0, False),
+                    Result(f"input late bundles, {preset}", late, "", 0.0, False)]
+    print(f"hop {model.hop_} samples ({1000 * model.hop_ / LIVE_SR:.1f} ms)")
+    return results
 
 
 def spoiled_content(seconds: float) -> np.ndarray:

@@ -18,6 +18,7 @@ from sc_support import booted_server, require_scsynth
 from styletransfer import Settings
 from styletransfer.demo import breathy_drone, plucked_melody
 from styletransfer.errors import EngineError
+from styletransfer.plan import RenderPlan
 from styletransfer.supercollider.live import stream_plan, style_input
 from styletransfer.supercollider.nrt import render_nrt
 from styletransfer.supercollider.process import free_udp_port
@@ -133,6 +134,35 @@ def test_live_input_styles_a_file_and_measures_latency(tmp_path: Path) -> None:
     assert report.late == 0
     recorded, _ = sf.read(take, always_2d=True)
     assert np.sqrt(np.mean(recorded**2)) > 1e-3  # the styled input was heard
+
+
+def test_live_input_in_quarter_octaves_measures_the_fine_bands(tmp_path: Path) -> None:
+    """A style learnt in quarter-octave bands: ``st_fftanalyser`` measures the input on
+    the grid of ``st_fftbands``. A 1 kHz sine's power is in the band holding 1 kHz, 30 dB
+    above every other band's, and as much as the input's stereo sum holds; the styled
+    input is heard, with nothing late."""
+    require_scsynth(realtime=True)
+    model = learn([(breathy_drone(LIVE_SR, seconds=4.0), LIVE_SR)], sr=LIVE_SR,
+                  n_channels=1, settings=Settings(clusters=4, bands_per_octave=4))
+    source, take = tmp_path / "sine.wav", tmp_path / "take.wav"
+    amplitude = 0.3
+    sine = amplitude * np.sin(2 * np.pi * 1000.0 * np.arange(3 * LIVE_SR) / LIVE_SR)
+    sf.write(source, sine.astype(np.float32), LIVE_SR, subtype="FLOAT")
+    report = style_input(model, boot=True, input_file=source, record=take)
+    assert report.frames > 100 and report.late == 0 and report.bad_samples == 0
+    assert report.analysed >= report.frames and report.band_powers is not None
+    edges = RenderPlan.identity(sr=LIVE_SR, n_samples=model.hop_, n_channels=1,
+                                wavelet=model.wavelet_, level=model.level_, hop=model.hop_,
+                                bands_per_octave=4).band_edges()
+    assert report.band_powers.size == len(edges) == model.n_bands_ > 30
+    band = int(np.argmax(report.band_powers))
+    assert edges[band, 0] <= 1000.0 < edges[band, 1], edges[band]
+    others = np.delete(report.band_powers, band)
+    assert 10 * np.log10(report.band_powers[band] / others.max()) > 30
+    # the file plays on both channels, which the analyser sums: power (2 * 0.3)^2 / 2
+    assert report.band_powers.sum() == pytest.approx(2 * amplitude**2, rel=0.1)
+    recorded, _ = sf.read(take, always_2d=True)
+    assert np.sqrt(np.mean(recorded**2)) > 1e-2 and np.all(np.isfinite(recorded))
 
 
 def test_no_server_fails_within_two_seconds(clips: dict[str, Path]) -> None:

@@ -29,7 +29,7 @@ from ..plan import RenderPlan
 from ..settings import MODES
 from . import osc
 from .control import ControlError, ControlListener, not_playing
-from .live_input import check_input_bands, frame_gains, style_input
+from .live_input import fft_cuts, frame_gains, style_input
 from .score import Ids, PlanScore, check_plan
 from .server import ServerClient
 from .session import (
@@ -44,7 +44,7 @@ from .session import (
 from .setscore import SetScore
 from .timeline import LiveSet, Timeline
 
-__all__ = ["DEFAULT_LATENCY", "LiveReport", "LiveSet", "check_input_bands", "connect",
+__all__ = ["DEFAULT_LATENCY", "LiveReport", "LiveSet", "connect", "fft_cuts",
            "frame_gains", "parse_server", "stream_plan", "stream_set", "style_input",
            "trim_wav"]
 

@@ -1,8 +1,11 @@
-"""Live input on a running scsynth: ``st_analyser`` measures the input's band powers every
+"""Live input on a running scsynth: an analyser measures the input's band powers every
 frame and sends them back (SendReply); each frame is mapped to a style state here and
 its band gains go straight back to the equaliser on the input (`style_input`). The loop
-time of each frame is measured. The analyser measures octave bands only, so the style
-must be learnt with one band per octave (`check_input_bands`).
+time of each frame is measured.
+
+Octave bands are measured by ``st_analyser`` (the crossovers of the octave equaliser);
+finer bands by ``st_fftanalyser``, an FFT on the grid of ``st_fftbands`` whose band
+powers come from sc3-plugins' FFTSubbandPower (`fft_cuts`).
 """
 
 from __future__ import annotations
@@ -17,23 +20,31 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import read
-from ..errors import ParameterError
+from ..errors import EngineError, ParameterError
 from ..model import StyleModel
 from ..plan import RenderPlan
 from . import osc
+from .compile import synthdef_bytes
 from .control import ControlError, ControlListener, not_playing
 from .score import (
     CONTENT_BUS,
+    FFT_MAX_BANDS,
     INPUT_BUS,
     MAX_BANDS,
     SC_CHANNELS,
     Ids,
     PlanScore,
+    check_grid,
     crossover_edges,
+    fft_bins,
+    fft_size,
 )
 from .server import ServerClient
 from .session import GAIN_BUS_BASE, OUTPUT_DC_HZ, LiveReport, Session, connect
 from .timeline import CROSSFADE_SECONDS
+
+#: A cut frequency of ``st_fftanalyser`` above any Nyquist frequency: no cut.
+NO_CUT = 1e6
 
 
 def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
@@ -83,22 +94,55 @@ def frame_gains(powers: np.ndarray, model: StyleModel, strength: float,
     return gains, shape
 
 
-def check_input_bands(bands_per_octave: int) -> None:
-    """Raise `ParameterError` unless ``bands_per_octave`` is 1: ``st_analyser`` measures a
-    live input in octave bands only (plans with finer bands stream with `stream_plan`).
+def fft_cuts(plan: RenderPlan) -> tuple[list[float], list[int]]:
+    """``st_fftanalyser``'s cut frequencies for ``plan`` (padded to `FFT_MAX_BANDS` with
+    `NO_CUT`), and the plan's bands they measure, lowest first.
+
+    Each band but the lowest that holds FFT bins (`fft_bins`) starts at a cut half a bin
+    below its first bin; bands that hold no bin are not measured (their power is 0).
 
     Examples
     --------
-    >>> check_input_bands(1)
-    >>> check_input_bands(4)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    styletransfer.errors.ParameterError: live input is measured in octave bands only, not 4 ...
+    >>> plan = RenderPlan.identity(sr=48000, n_samples=4096, n_channels=1, wavelet="db4",
+    ...                            level=2, hop=256, bands_per_octave=2)
+    >>> cuts, bands = fft_cuts(plan)
+    >>> [round(cut, 1) for cut in cuts[:4]], len(cuts), bands
+    ([5953.1, 8953.1, 11953.1, 17953.1], 64, [0, 1, 2, 3, 4])
     """
-    if bands_per_octave != 1:
-        raise ParameterError(f"live input is measured in octave bands only, not "
-                             f"{bands_per_octave} bands per octave: learn the style with "
-                             "--bands-per-octave 1")
+    bins = fft_bins(plan)
+    bands = [band for band in range(plan.n_bands) if bins[band + 1] > bins[band]]
+    bin_hz = plan.sr / fft_size(plan)
+    cuts = [(bins[band] - 0.5) * bin_hz for band in bands[1:]]
+    return cuts + [NO_CUT] * (FFT_MAX_BANDS - len(cuts)), bands
+
+
+def _analyser_message(plan: RenderPlan, node: int, group: int) -> list[osc.Message]:
+    """The analyser of a live input on ``plan``'s grid, before ``group`` (the equaliser)."""
+    if plan.bands_per_octave == 1:
+        edges = crossover_edges(plan)
+        padded = edges + [edges[-1]] * (MAX_BANDS - 1 - len(edges))
+        return [osc.s_new("st_analyser", node, osc.AddAction.BEFORE, group,
+                          {"in_bus": CONTENT_BUS, "frame": plan.hop}),
+                osc.n_setn(node, "edges", padded)]
+    cuts, _ = fft_cuts(plan)
+    return [osc.s_new("st_fftanalyser", node, osc.AddAction.BEFORE, group,
+                      {"in_bus": CONTENT_BUS, "hop": plan.hop}),
+            osc.n_setn(node, "cuts", cuts)]
+
+
+def _load_fft_analyser(client: ServerClient, node: int) -> None:
+    """Load ``st_fftanalyser`` and start and free it once as ``node``, or say that the
+    server lacks sc3-plugins (it takes the def, but not a synth of it)."""
+    client.send_def(synthdef_bytes("st_fftanalyser"))
+    try:
+        client.request(osc.s_new("st_fftanalyser", node, osc.AddAction.HEAD, 0,
+                                 {"in_bus": CONTENT_BUS}), "/n_go", match=(node,))
+    except EngineError as error:
+        raise EngineError(f"{error}: live input in bands finer than an octave needs "
+                          "sc3-plugins (FFTSubbandPower) on the server: install them "
+                          "(Debian: sc3-plugins-server), or learn the style with "
+                          "--bands-per-octave 1") from None
+    client.send(osc.n_free(node))
 
 
 def style_input(model: StyleModel, *, server: str | None = None, boot: bool = False,
@@ -112,8 +156,9 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
     The input is the server's first two hardware inputs, or ``input_file`` played into
     the chain instead (for rehearsal without an interface). Runs for ``seconds``, to the
     end of ``input_file``, until Ctrl-C or ``/st/stop``. Each frame's loop time (analysis
-    arriving -> gains confirmed by the server) goes into the report. ``model`` must have
-    one band per octave (a `ParameterError` otherwise).
+    arriving -> gains confirmed by the server) goes into the report. A style with bands
+    finer than an octave is measured by ``st_fftanalyser``, which needs sc3-plugins on the
+    server, and must fit ``st_fftbands`` (`check_grid`).
 
     With ``control``, ``/st/strength`` and ``/st/freeze`` apply from the next frame's
     gains, ``/st/mix`` goes to the output stage's dry/wet bus, and ``/st/style i``
@@ -125,7 +170,7 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
     >>> style_input(model, boot=True, input_file="take.wav")  # doctest: +SKIP
     """
     sr, level, hop = model.sr_, model.level_, model.hop_
-    check_input_bands(model.bands_per_octave_)
+    check_grid(level=level, hop=hop, bands_per_octave=model.bands_per_octave_)
     models = [model, *styles]
     for index, other in enumerate(styles, start=1):
         if (other.sr_, other.level_, other.hop_, other.n_bands_) != (sr, level, hop,
@@ -139,7 +184,7 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
     if seconds is not None and not 0 < seconds <= 1e6:
         raise ParameterError(f"--seconds {seconds} is out of range: use a number of seconds "
                              "above 0")
-    if n_bands > MAX_BANDS:
+    if model.bands_per_octave_ == 1 and n_bands > MAX_BANDS:
         raise ParameterError(f"the style has {n_bands} bands; live input measures at most "
                              f"{MAX_BANDS}: learn it with --levels {MAX_BANDS - 1} or fewer")
     report = LiveReport()
@@ -152,9 +197,12 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
         in_bus, duration = hardware_in, seconds
         plan = RenderPlan.identity(sr=int(status.nominal_sr or sr), n_samples=hop,
                                    n_channels=SC_CHANNELS, wavelet=model.wavelet_,
-                                   level=level, hop=hop)
+                                   level=level, hop=hop,
+                                   bands_per_octave=model.bands_per_octave_)
         first = session.node_ids(len(PlanScore(plan).node_ids) + 4)
         player, guard, analyser = first, first + 1, first + 2
+        if model.bands_per_octave_ != 1:
+            _load_fft_analyser(client, analyser)
         ids = Ids(player=player, group=first + 3, first_node=first + 4,
                   gain_bus=GAIN_BUS_BASE)
         score = PlanScore(plan, ids)
@@ -171,16 +219,12 @@ def style_input(model: StyleModel, *, server: str | None = None, boot: bool = Fa
         start.insert(0, osc.s_new("st_safety", guard, osc.AddAction.HEAD, 0, {
             "in_bus": in_bus, "out_bus": CONTENT_BUS, "count_bus": score.count_bus + 1,
             "check_id": 0}))
-        edges = crossover_edges(plan)
-        padded = edges + [edges[-1]] * (MAX_BANDS - 1 - len(edges))
-        start += [score.gain_message(0), *score.equaliser_messages(in_bus=CONTENT_BUS)]
-        start += [osc.s_new("st_analyser", analyser, osc.AddAction.BEFORE, ids.group,
-                            {"in_bus": CONTENT_BUS, "frame": hop}),
-                  osc.n_setn(analyser, "edges", padded),
+        start += [score.gain_message(0), *score.equaliser_messages(in_bus=CONTENT_BUS),
+                  *_analyser_message(plan, analyser, ids.group),
                   *score.stage_messages(dry_delay=0, dc_hz=OUTPUT_DC_HZ)]
         if record is not None:
             start.append(session.start_recording(Path(record).resolve()))
-        loop = _InputLoop(client, models, score, strength, max_boost_db, n_bands, report)
+        loop = _InputLoop(client, models, score, strength, max_boost_db, report)
         client.on("/st/bands", loop.on_bands)
         client.on("/synced", loop.on_synced)
         stop = control.stop_requested if control is not None else threading.Event()
@@ -219,10 +263,17 @@ class _InputLoop:
     SYNC_BASE = 1_000_000
 
     def __init__(self, client: ServerClient, models: list[StyleModel], score: PlanScore,
-                 strength: float, max_boost_db: float, n_bands: int,
-                 report: LiveReport) -> None:
+                 strength: float, max_boost_db: float, report: LiveReport) -> None:
         self.client, self.models, self.score = client, models, score
-        self.strength, self.max_boost_db, self.n_bands = strength, max_boost_db, n_bands
+        self.strength, self.max_boost_db = strength, max_boost_db
+        plan = score.plan
+        self.n_bands = plan.n_bands
+        # octave bands: one power a band; finer: one a measured band (`fft_cuts`), as
+        # mean power (FFTSubbandPower's scale undone: squared magnitudes over (hop+1)^1.5)
+        self.measured = (np.arange(self.n_bands) if plan.bands_per_octave == 1
+                         else np.array(fft_cuts(plan)[1]))
+        self.scale = (1.0 if plan.bands_per_octave == 1
+                      else (plan.hop + 1) ** 1.5 / plan.hop ** 2)
         self.report = report
         self.shape: np.ndarray | None = None
         self.pending: dict[int, float] = {}
@@ -257,8 +308,15 @@ class _InputLoop:
         self.report.controls.append((time.monotonic() - self.began, name, value))
 
     def on_bands(self, args: tuple[object, ...], arrived: float) -> None:
-        powers = np.array([float(v) for v in args[2: 2 + self.n_bands]  # type: ignore[arg-type]
-                           ])
+        measured = self.measured
+        powers = np.zeros(self.n_bands)
+        powers[measured] = [float(v) * self.scale  # type: ignore[arg-type]
+                            for v in args[2: 2 + measured.size]]
+        report = self.report
+        if np.all(np.isfinite(powers)):  # a running mean
+            report.analysed += 1
+            before = report.band_powers if report.band_powers is not None else powers
+            report.band_powers = before + (powers - before) / report.analysed
         with self.lock:
             frozen, strength = self.frozen, self.strength
             style, previous, fade = self.style, self.previous, self.fade

@@ -46,6 +46,10 @@ class LiveReport:
     held : int
         Live input: frames whose analysis arrived while frozen (``/st/freeze``), so no
         gains were sent for them.
+    analysed : int
+        Live input: analysis frames that arrived with finite powers.
+    band_powers : ndarray or None
+        Live input: each band's mean power over those frames (lowest band first).
     send_seconds : deque of float
         Python time to build, encode and send each frame (its row of the frame table,
         or live input's gains): the latest `TIMINGS_KEPT` frames.
@@ -88,6 +92,8 @@ class LiveReport:
 
     frames: int = 0
     held: int = 0
+    analysed: int = 0
+    band_powers: np.ndarray | None = None
     send_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=TIMINGS_KEPT))
     loop_seconds: list[float] = field(default_factory=list)
     late: int | None = None
