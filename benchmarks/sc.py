@@ -74,6 +74,7 @@ from styletransfer.supercollider.live import (
 )
 from styletransfer.supercollider.nrt import render_nrt
 from styletransfer.supercollider.score import PlanScore
+from styletransfer.supercollider.session import OUTPUT_DC_HZ
 from styletransfer.supercollider.timeline import LiveSet
 from styletransfer.transfer import learn, plan_transfer
 
@@ -207,7 +208,7 @@ def bench_stream(seconds: float) -> list[Result]:
     for mode in MODE_PRESETS:
         plan, content_a, style_a = make_plan(mode, seconds, LIVE_SR, 30.0)
         encoded = encode_times(plan)
-        offline = render_nrt(plan, content_a, style_a)
+        offline = render_nrt(plan, content_a, style_a, dc_hz=OUTPUT_DC_HZ)  # live output stage
         with tempfile.TemporaryDirectory(prefix="st-bench-sc-") as tmp:
             take = Path(tmp) / "take.wav"
             report = stream_plan(plan, content_a, style_a, boot=True, record=take)
