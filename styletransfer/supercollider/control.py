@@ -18,7 +18,7 @@ ignored and counted by reason, never raised, and the sender is told either way:
 ======================  =====================================================
 
 Replies to the sender: ``/st/done ADDRESS VALUE`` once the server has the change (after
-a ``/sync``), or ``/st/ignored ADDRESS REASON``. Bundles are taken apart and their
+`ServerClient.confirm`), or ``/st/ignored ADDRESS REASON``. Bundles are taken apart and their
 messages applied on arrival (time tags are not waited for).
 """
 

@@ -226,7 +226,7 @@ class _StreamControl:
                 raise ControlError("not playable", str(error)) from error
             self.ring.rewrite(frame, frame + FIRST_ROWS)  # the rows needed first
             self.report.control_frames.append(frame - self.ring.playing)
-        self.client.sync()
+        self.client.confirm()
         self.report.control_seconds.append(time.perf_counter() - began)
         with self.ring.lock:  # reports arrive in order: one of `frame` means it was read
             if self.ring.playing >= frame:

@@ -303,7 +303,7 @@ class _InputLoop:
                 self.previous, self.style, self.fade = self.style, int(float(value)), 0.0
         if name == "mix":
             self.client.send(osc.c_setn(self.score.mix_bus, [float(value)]))
-        self.client.sync()
+        self.client.confirm()
         self.report.control_seconds.append(time.perf_counter() - began)
         self.report.controls.append((time.monotonic() - self.began, name, value))
 

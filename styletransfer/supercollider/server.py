@@ -28,6 +28,8 @@ Handler = Callable[[tuple[Any, ...], float], None]
 
 _log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.05
+#: Control buses `ServerClient.confirm` reads, from bus 0, in turn.
+CONFIRM_BUSES = 64
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class ServerClient:
         self._next_node = node_base
         self._next_buffer = buffer_base
         self._next_sync = 1
+        self._next_confirm = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.connect((host, port))
@@ -318,6 +321,20 @@ class ServerClient:
         with self._lock:
             sync_id, self._next_sync = self._next_sync, self._next_sync + 1
         self.request(osc.sync(sync_id), "/synced", match=(sync_id,), timeout=timeout)
+
+    def confirm(self, *, timeout: float | None = None) -> None:
+        """Wait until the server has carried out every command sent before that its audio
+        thread runs (setting buses, buffer samples, node controls; not buffer reads or
+        SynthDef loads, which need `sync`).
+
+        It asks for a control bus (`CONFIRM_BUSES` of them in turn, so that each reply
+        answers one call), which the audio thread answers itself after the commands before
+        it: about half the round trip of ``/sync``, which goes through the server's
+        non-real-time thread.
+        """
+        with self._lock:
+            bus, self._next_confirm = self._next_confirm, (self._next_confirm + 1) % CONFIRM_BUSES
+        self.request(osc.c_getn(bus, 1), "/c_setn", match=(bus,), timeout=timeout)
 
     def get_controls(self, bus: int, count: int = 1) -> list[float]:
         """The values of ``count`` control buses from ``bus`` (``/c_getn``)."""
