@@ -58,6 +58,21 @@ class Mapping:
     target_features: np.ndarray
     assignment: np.ndarray
 
+    def states(self) -> np.ndarray:
+        """The most likely style state of each frame.
+
+        Smoothing makes exact ties (two states at 0.4, say), which the arithmetic of a
+        block and of the whole file may break differently by a rounding step: weights
+        within 1e-9 count as equal, and a tie goes to the lowest state.
+
+        Examples
+        --------
+        >>> weights = np.array([[0.4, 0.2, 0.4 + 1e-15], [0.1, 0.9, 0.0]])
+        >>> Mapping(weights, weights, weights, np.arange(3)).states().tolist()
+        [0, 1]
+        """
+        return np.asarray(np.round(self.weights, 9).argmax(axis=1), dtype=np.int64)
+
 
 def map_content(content: Analysis, model: StyleModel, *, smoothing: int = 5,
                 seed: int = 0) -> Mapping:

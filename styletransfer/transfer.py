@@ -284,7 +284,7 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     else:
         plan, recipe = _timbre(content_analysis, mapping, settings)
     plan = dataclasses.replace(_with_records(plan, settings, sources),
-                               states=mapping.weights.argmax(axis=1).astype(np.int64),
+                               states=mapping.states(),
                                state_shapes=model.shape_mean_.astype(np.float32))
     energy = (np.concatenate([a.energy for a in style_analysis])
               if style_analysis is not None else None)
