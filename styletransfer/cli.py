@@ -54,9 +54,25 @@ def run() -> NoReturn:
     sys.exit(code)
 
 
+def _left_behind(args: argparse.Namespace | None) -> str:
+    """What an interrupted command leaves: nothing, or a live run's recording so far.
+
+    Examples
+    --------
+    >>> _left_behind(argparse.Namespace(command="live", record="take.wav"))
+    'the recording so far is in take.wav'
+    >>> _left_behind(None)
+    'no output was written'
+    """
+    if args is not None and args.command == "live" and getattr(args, "record", None):
+        return f"the recording so far is in {args.record}"
+    return "no output was written"
+
+
 def _main(argv: Sequence[str] | None) -> int:
     """`main` without the signal handlers: runs the command, and turns errors into exit
     codes and one line each."""
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(negative_words(
             sys.argv[1:] if argv is None else argv))
@@ -74,10 +90,10 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(f"internal error: {exc}")
         return 1
     except Terminated as exc:
-        _say(f"stopped by {signal.Signals(exc.signum).name}; no output was written")
+        _say(f"stopped by {signal.Signals(exc.signum).name}; {_left_behind(args)}")
         return 128 + exc.signum
     except KeyboardInterrupt:
-        _say("interrupted; no output was written")
+        _say(f"interrupted; {_left_behind(args)}")
         return 130
     except BrokenPipeError:  # stdout closed early (| head): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -204,6 +204,7 @@ def test_ctrl_c_frees_and_closes_recording(clips: dict[str, Path]) -> None:
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
+    assert f"interrupted; the recording so far is in {take}" in stderr, stderr
     recorded, _ = sf.read(take, always_2d=True)  # closed properly: a valid header
     assert recorded.shape[0] > 0.5 * 22050
     for pid in children:
