@@ -270,10 +270,11 @@ class _InputLoop:
         self.n_bands = plan.n_bands
         # octave bands: one power a band; finer: one a measured band (`fft_cuts`), as
         # mean power (FFTSubbandPower's scale undone: squared magnitudes over (hop+1)^1.5)
-        self.measured = (np.arange(self.n_bands) if plan.bands_per_octave == 1
-                         else np.array(fft_cuts(plan)[1]))
-        self.scale = (1.0 if plan.bands_per_octave == 1
-                      else (plan.hop + 1) ** 1.5 / plan.hop ** 2)
+        if plan.bands_per_octave == 1:
+            self.measured, self.scale = np.arange(self.n_bands), 1.0
+        else:
+            self.measured = np.array(fft_cuts(plan)[1])
+            self.scale = (plan.hop + 1) ** 1.5 / plan.hop ** 2
         self.report = report
         self.shape: np.ndarray | None = None
         self.pending: dict[int, float] = {}
@@ -322,7 +323,7 @@ class _InputLoop:
             style, previous, fade = self.style, self.previous, self.fade
             self.fade = min(1.0, fade + 1.0 / self.fade_frames)
         if frozen:  # the gains on the buses stay as they are
-            self.report.held += 1
+            report.held += 1
             return
         shape = self.shape
         gains, self.shape = frame_gains(powers, self.models[style], strength,
