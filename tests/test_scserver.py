@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -219,3 +220,42 @@ def test_port_in_use_fails_with_scsynth_output() -> None:
         with pytest.raises(EngineError, match=rf"scsynth exited with code \d+ .* port {port}"):
             booted.start()
     assert not alive(booted.pid) and not alive(booted.jack_pid)
+
+
+def test_confirm_reads_its_answer_on_each_thread_and_closes_with_the_client(
+        server: BootedServer) -> None:
+    client = server.client()
+    errors: list[BaseException] = []
+
+    def set_and_confirm(bus: int) -> None:
+        try:
+            for value in range(40):
+                client.send(osc.c_setn(100 + bus, [float(value)]))
+                client.confirm()
+                assert client.get_controls(100 + bus) == [float(value)]
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=set_and_confirm, args=(bus,)) for bus in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    own = list(client._own_sockets)
+    client.close()
+    assert errors == []
+    assert len(own) == 2 and all(sock.fileno() == -1 for sock in own)
+    with pytest.raises(EngineError, match="is closed"):
+        client.confirm()
+
+
+def test_confirm_without_a_server_names_the_fix() -> None:
+    port = free_udp_port()
+    with ServerClient(port=port) as client, pytest.raises(EngineError) as caught:
+        client.confirm()
+    assert str(caught.value).endswith("start scsynth there or use --boot")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        with ServerClient(port=silent.getsockname()[1]) as client, \
+                pytest.raises(EngineError, match=r"sent no /c_setn for /c_getn within 0\.2 s"):
+            client.confirm(timeout=0.2)

@@ -117,6 +117,8 @@ class ServerClient:
         self._next_buffer = buffer_base
         self._next_sync = 1
         self._next_confirm = 0
+        self._own = threading.local()
+        self._own_sockets: list[socket.socket] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.connect((host, port))
@@ -146,6 +148,9 @@ class ServerClient:
         if threading.current_thread() is not self._thread:
             self._thread.join()
         self._sock.close()
+        with self._lock:
+            for sock in self._own_sockets:
+                sock.close()
 
     @property
     def address(self) -> str:
@@ -330,11 +335,46 @@ class ServerClient:
         It asks for a control bus (`CONFIRM_BUSES` of them in turn, so that each reply
         answers one call), which the audio thread answers itself after the commands before
         it: about half the round trip of ``/sync``, which goes through the server's
-        non-real-time thread.
+        non-real-time thread. The question goes from a socket of the calling thread's own,
+        which reads the answer itself: no other thread has to wake for it.
         """
+        seconds = self.timeout if timeout is None else timeout
         with self._lock:
             bus, self._next_confirm = self._next_confirm, (self._next_confirm + 1) % CONFIRM_BUSES
-        self.request(osc.c_getn(bus, 1), "/c_setn", match=(bus,), timeout=timeout)
+        sock = self._own_socket()
+        deadline = time.monotonic() + seconds
+        try:
+            sock.send(osc.c_getn(bus, 1).to_osc())
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    break
+                try:
+                    messages = OscPacket(data).messages
+                except ParseError:
+                    continue
+                if any(timed.message.address == "/c_setn" and timed.message.params[:1] == [bus]
+                       for timed in messages):
+                    return
+        except ConnectionRefusedError as error:
+            raise EngineError(self._not_running()) from error
+        raise EngineError(f"scsynth at {self.address} sent no /c_setn for /c_getn within "
+                          f"{seconds:g} s: check that it still runs")
+
+    def _own_socket(self) -> socket.socket:
+        """A socket of the calling thread's own, connected to the server (made once)."""
+        sock: socket.socket | None = getattr(self._own, "sock", None)
+        if sock is None:
+            if self._closed.is_set():
+                raise EngineError(f"the client for {self.address} is closed: open a new one")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.connect((self.host, self.port))
+            with self._lock:
+                self._own_sockets.append(sock)
+            self._own.sock = sock
+        return sock
 
     def get_controls(self, bus: int, count: int = 1) -> list[float]:
         """The values of ``count`` control buses from ``bus`` (``/c_getn``)."""
