@@ -352,3 +352,20 @@ def test_live_input_takes_controls(tmp_path: Path) -> None:
     dry = slice(int((seconds["mix"] + 0.2) * SR), int(end * SR))
     assert dry.stop - dry.start > SR, (dry, heard.size)
     assert error(dry) < 0.02 < error(wet), (error(dry), error(wet), shift)
+
+
+def test_work_after_a_control_runs_once_its_sender_has_the_reply() -> None:
+    replied: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.bind(("127.0.0.1", 0))
+        sender.setblocking(False)
+
+        def after() -> None:
+            replied.append(OscPacket(sender.recv(65536)).messages[0].message.address)
+            raise RuntimeError("a follow-up that fails is logged, not counted")
+
+        with ControlListener(lambda name, value: after) as listener:
+            sender.sendto(osc.Message("/st/mix", (0.5,)).to_osc(), listener.address)
+            assert listener.wait_for(1, timeout=3)
+    assert replied == ["/st/done"]
+    assert listener.applied == 1 and not listener.ignored

@@ -24,7 +24,9 @@ messages applied on arrival (time tags are not waited for).
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import socket
 import threading
 import time
@@ -39,6 +41,8 @@ from pythonosc.osc_packet import OscPacket, ParseError
 from ..errors import ParameterError
 from . import osc
 
+_log = logging.getLogger(__name__)
+
 #: The control addresses, by name.
 ADDRESSES = {"strength": "/st/strength", "mix": "/st/mix", "freeze": "/st/freeze",
              "style": "/st/style", "mode": "/st/mode", "stop": "/st/stop"}
@@ -46,7 +50,9 @@ ADDRESSES = {"strength": "/st/strength", "mix": "/st/mix", "freeze": "/st/freeze
 DEFAULT_PORT = 57130
 
 Value = float | str
-Apply = Callable[[str, Value], None]
+#: Work of a control left for after its reply (``/st/done``) has been sent.
+FollowUp = Callable[[], None]
+Apply = Callable[[str, Value], FollowUp | None]
 
 
 class ControlError(ParameterError):
@@ -118,9 +124,16 @@ class ControlListener:
     ``apply(name, value)``, on a thread of its own, until `close`.
 
     ``apply`` raises `ParameterError` (or `ControlError`) to refuse a control this run
-    cannot play; anything else it raises is counted as a failure, never passed on.
+    cannot play; anything else it raises is counted as a failure, never passed on. It may
+    return a `FollowUp`: work that the change does not wait for, run once the sender has
+    its reply.
     ``/st/stop`` sets `stop_requested` (``apply`` is called first). Without ``apply``
     (until a stream sets one) every control is refused as "not playing".
+
+    Where the system allows it (root, or an ``rtprio`` limit such as JACK users are
+    given), the thread runs at the lowest real-time priority (``SCHED_FIFO`` 1), below
+    the audio threads of JACK and scsynth, so that a control does not wait behind
+    ordinary work for a core; elsewhere it runs as any thread.
 
     Examples
     --------
@@ -209,6 +222,10 @@ class ControlListener:
                 + (f" ({reasons})" if reasons else ""))
 
     def _loop(self) -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        except (AttributeError, OSError):
+            pass
         while not self._closed.is_set():
             try:
                 data, sender = self._sock.recvfrom(65536)
@@ -230,7 +247,7 @@ class ControlListener:
     def _handle(self, address: str, args: tuple[Any, ...], sender: tuple[str, int]) -> None:
         try:
             name, value = parse_control(address, args)
-            self.apply(name, value)
+            follow_up = self.apply(name, value)
         except ControlError as error:
             self._reply(sender, "/st/ignored", address, str(error))
             self._count(error.kind)
@@ -248,6 +265,11 @@ class ControlListener:
         self._reply(sender, "/st/done", address, value)
         with self._lock:
             self.applied += 1
+        try:
+            if follow_up is not None:
+                follow_up()
+        except Exception:  # the change is made; what follows it must not stop the run
+            _log.exception("the work after %s failed", address)
         self._count(None)
 
     def _count(self, kind: str | None) -> None:

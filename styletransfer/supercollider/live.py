@@ -28,7 +28,7 @@ from ..errors import EngineError, ParameterError
 from ..plan import RenderPlan
 from ..settings import MODES
 from . import osc
-from .control import ControlError, ControlListener, not_playing
+from .control import ControlError, ControlListener, FollowUp, not_playing
 from .live_input import fft_cuts, frame_gains, style_input
 from .score import Ids, PlanScore, check_plan
 from .server import ServerClient
@@ -203,10 +203,10 @@ class _StreamControl:
         self.client, self.live, self.timeline, self.ring = client, live, timeline, ring
         self.report = report
 
-    def apply(self, name: str, value: float | str) -> None:
+    def apply(self, name: str, value: float | str) -> FollowUp | None:
         began = time.perf_counter()
         if name == "stop":
-            return
+            return None
         if name == "mode":
             if value not in self.live.modes:
                 raise ControlError("not loaded", f"mode {value} was not planned: start with "
@@ -231,7 +231,12 @@ class _StreamControl:
         with self.ring.lock:  # reports arrive in order: one of `frame` means it was read
             if self.ring.playing >= frame:
                 self.report.late_controls += 1
-            self.ring.rewrite(frame + FIRST_ROWS)  # frames ahead: read a while after
+        return lambda: self.rewrite_ahead(frame + FIRST_ROWS)
+
+    def rewrite_ahead(self, frame: int) -> None:
+        """Write again the rows from ``frame`` on, read a while after the control."""
+        with self.ring.lock:
+            self.ring.rewrite(frame)
 
 
 class _Ring:
