@@ -23,12 +23,12 @@ Three parts, each printing what it measures (nothing is asserted; the exit code 
   counts), and the non-finite samples in the recording.
 - ``control``: `stream_set` of a 30 s content, as one plan (one chain) and after two
   styles in both modes (two chains), with a `ControlListener` on loopback; a controller
-  sends a control every 0.1 s (strength, mix, freeze and, with two chains, style and
-  mode, in turn) and waits for each reply. Printed:
-  the round trip at the controller (message sent -> ``/st/done``, which is sent once the
-  server has confirmed the change with ``/synced``), the same inside the command
-  (message handled -> confirmed), and how many frames after the last frame the server
-  reported playing each control took effect from, against ``--latency`` + 2 frames.
+  in a process of its own sends a control every 0.1 s (strength, mix, freeze and, with
+  two chains, style and mode, in turn) and waits for each reply. Printed: the round trip
+  at the controller (message sent -> ``/st/done``, which is sent once the server has
+  confirmed the change, `ServerClient.confirm`), the same inside the command (message
+  handled -> confirmed), and how many frames after the last frame the server reported
+  playing each control took effect from, against ``--latency`` + 2 frames.
 
 A table of measured values against targets ends the output.
 
@@ -40,15 +40,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,7 +300,8 @@ def bench_nan(seconds: float) -> list[Result]:
 
 class Controller:
     """Sends controls one at a time, each after the reply to the one before, and times
-    the round trips (at the controller: sent -> ``/st/done``)."""
+    the round trips (at the controller: sent -> ``/st/done``). `play` runs it in a
+    process of its own, as a performer's controller (sclang, a MIDI bridge) would be."""
 
     def __init__(self, address: tuple[str, int], seconds: float,
                  controls: list[tuple[str, tuple[Any, ...]]]) -> None:
@@ -308,6 +310,14 @@ class Controller:
         self.sock.bind(("127.0.0.1", 0))
         self.round_trips: list[float] = []
         self.ignored = 0
+
+    @classmethod
+    def play(cls, address: tuple[str, int], seconds: float,
+             controls: list[tuple[str, tuple[Any, ...]]]) -> tuple[list[float], int]:
+        """Run a controller to the end: its round trips (s) and the controls not done."""
+        controller = cls(address, seconds, controls)
+        controller.run()
+        return controller.round_trips, controller.ignored
 
     def ask(self, address: str, args: tuple[Any, ...], timeout: float = 0.5) -> str | None:
         """Send one control; the reply's address (None if none came)."""
@@ -360,18 +370,17 @@ def bench_control(seconds: float) -> list[Result]:
                                           ("2 styles, 2 modes", styles, ["timbre", "mosaic"],
                                            CONTROLS)):
         live = LiveSet.plan(content, LIVE_SR, chosen, settings=settings, modes=modes)
-        with ControlListener() as listener:
-            controller = Controller(listener.address, seconds - 6.0, controls)
-            sender = threading.Thread(target=controller.run, daemon=True)
-            sender.start()
+        with ControlListener() as listener, ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            sent = pool.submit(Controller.play, listener.address, seconds - 6.0, controls)
             report = stream_set(live, boot=True, control=listener)
-            sender.join(timeout=30)
+            round_trips, _ = sent.result(timeout=30)
         frame_seconds = live.first.frame_seconds
         delay = max((float(frames) for frames in report.control_frames), default=float("nan"))
         bound = DEFAULT_LATENCY / frame_seconds + 2
-        p50, p99, top = stats_ms(controller.round_trips)
+        p50, p99, top = stats_ms(round_trips)
         s50, s99, _ = stats_ms(report.control_seconds)
-        print(f"{name:<18} {len(controller.round_trips):>8} {p50:>14.2f} {p99:>6.2f} "
+        print(f"{name:<18} {len(round_trips):>8} {p50:>14.2f} {p99:>6.2f} "
               f"{top:>6.2f} {s50:>14.2f} {s99:>6.2f}      {delay:>25.0f} {bound:>5.1f} "
               f"{report.late_controls:>4}  ({listener.summary()})", flush=True)
         results += [Result(f"control round trip p99, {name}", p99, "ms", 10.0, False),
