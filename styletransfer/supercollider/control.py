@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import socket
 import threading
 import time
@@ -130,11 +129,6 @@ class ControlListener:
     ``/st/stop`` sets `stop_requested` (``apply`` is called first). Without ``apply``
     (until a stream sets one) every control is refused as "not playing".
 
-    Where the system allows it (root, or an ``rtprio`` limit such as JACK users are
-    given), the thread runs at the lowest real-time priority (``SCHED_FIFO`` 1), below
-    the audio threads of JACK and scsynth, so that a control does not wait behind
-    ordinary work for a core; elsewhere it runs as any thread.
-
     Examples
     --------
     >>> seen = []
@@ -222,10 +216,6 @@ class ControlListener:
                 + (f" ({reasons})" if reasons else ""))
 
     def _loop(self) -> None:
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-        except (AttributeError, OSError):
-            pass
         while not self._closed.is_set():
             try:
                 data, sender = self._sock.recvfrom(65536)
