@@ -241,10 +241,11 @@ def test_confirm_reads_its_answer_on_each_thread_and_closes_with_the_client(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
+    client.confirm()  # and one of this thread's, which is closed with the client too
     own = list(client._own_sockets)
     client.close()
     assert errors == []
-    assert len(own) == 2 and all(sock.fileno() == -1 for sock in own)
+    assert len(own) == 3 and all(sock.fileno() == -1 for sock in own)
     with pytest.raises(EngineError, match="is closed"):
         client.confirm()
 

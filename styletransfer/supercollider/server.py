@@ -365,10 +365,10 @@ class ServerClient:
 
     def _own_socket(self) -> socket.socket:
         """A socket of the calling thread's own, connected to the server (made once)."""
+        if self._closed.is_set():
+            raise EngineError(f"the client for {self.address} is closed: open a new one")
         sock: socket.socket | None = getattr(self._own, "sock", None)
         if sock is None:
-            if self._closed.is_set():
-                raise EngineError(f"the client for {self.address} is closed: open a new one")
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.connect((self.host, self.port))
             with self._lock:
