@@ -53,6 +53,7 @@ def live(args: argparse.Namespace) -> int:
         if args.input_file is not None or args.seconds is not None:
             raise ParameterError("--input-file goes with --input, --seconds with --input "
                                  "or --synth")
+        regular_file(args.content)  # before a control port is opened and announced
     with _control_listener(args) as control:
         if args.synth:
             return _live_synth(args, control)

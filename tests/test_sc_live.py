@@ -232,6 +232,8 @@ def test_live_argument_errors(clips: dict[str, Path]) -> None:
         ([*content, "--boot", "--control-port", "1", "--control-host", "no.such.host."],
          "cannot listen for control on no.such.host.:1"),
         ([*CLI, "live", "--input", *style, "--boot", "--switch-modes"], "leave it out"),
+        ([*CLI, "live", "missing.wav", *style, "--boot", "--control-port", "0"],
+         "missing.wav: no such file"),
     ]
     for command, words in cases:
         done = subprocess.run(command, capture_output=True, text=True, check=False,
