@@ -1,6 +1,7 @@
 """Live control over OSC against a real scsynth: every control sent mid-stream changes the
 recording from the frame it was placed at, and the recording is the offline render of the
-same control timeline; malformed messages are ignored and counted."""
+same control timeline; malformed messages are ignored and counted. Without a server: the
+rows of a control timeline are those of its per-frame formulas, however they are asked."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from styletransfer.supercollider.control import ControlListener
 from styletransfer.supercollider.live import stream_set
 from styletransfer.supercollider.nrt import render_set
 from styletransfer.supercollider.session import OUTPUT_DC_HZ, LiveReport
-from styletransfer.supercollider.timeline import LiveSet, Timeline
+from styletransfer.supercollider.timeline import GAIN_BLOCK, LiveSet, Timeline
 from styletransfer.transfer import plan_transfer
 
 SR = 48000
@@ -214,6 +215,122 @@ def test_every_control_changes_the_recording_at_its_frame(
     segments = live.plans[1][1].segments[span] + live.offsets[1]
     hop = live.first.hop
     assert np.array_equal(mosaic[span, n + 1], np.maximum(0, segments * hop - hop // 2))
+
+
+class PerFrame(Timeline):
+    """A timeline whose rows are made with the per-frame formulas (one frame's style and
+    mode weights at a time) and the gains of a whole `GAIN_BLOCK` at a time: what
+    `Timeline` makes in one numpy expression per run, and a few frames at a time."""
+
+    def weights(self, frame: int) -> np.ndarray:
+        state = self.state(frame)
+        start = np.asarray(state.style_from, dtype=np.float64)
+        target = np.eye(self.live.n_styles)[state.style]
+        ramp = np.clip((frame - state.style_at + 1) / self.live.crossfade, 0.0, 1.0)
+        return start + (target - start) * ramp if ramp < 1 else target
+
+    def mode_weight(self, frame: int) -> float:
+        state = self.state(frame)
+        ramp = np.clip((frame - state.mode_at + 1) / self.live.crossfade, 0.0, 1.0)
+        return float(state.mode_from + (float(state.mode) - state.mode_from) * ramp)
+
+    def _weights(self, low: int, high: int, state: Any) -> np.ndarray:
+        return np.array([self.weights(f) for f in range(low, high)])
+
+    def _values(self, chain: int, low: int, high: int, state: Any) -> np.ndarray:
+        live = self.live
+        if live.modes[chain] == "mosaic":
+            gains = self._gains(chain, state.style, low, high, state.strength)
+            hop = live.first.hop
+            frames = live.segments(chain, state.style, low, high) + live.offsets[state.style]
+            return np.column_stack([gains, np.maximum(0, frames * hop - hop // 2)])
+        weights = np.array([self.weights(f) for f in range(low, high)])
+        used = np.flatnonzero(weights.max(axis=0) > 0)
+        if used.size == 1:
+            gains = self._gains(chain, int(used[0]), low, high, state.strength)
+        else:
+            logs = [weights[:, k, None] * np.log(np.maximum(
+                self._gains(chain, int(k), low, high, state.strength), 1e-12)) for k in used]
+            gains = np.exp(np.sum(logs, axis=0))
+            whole = weights.max(axis=1) == 1.0
+            if whole.any():
+                for k in used:
+                    only = whole & (weights[:, k] == 1.0)
+                    gains[only] = self._gains(chain, int(k), low, high, state.strength)[only]
+        return np.column_stack([gains, np.zeros(high - low)])
+
+    def _mode_weights(self, low: int, high: int, state: Any) -> np.ndarray:
+        return np.array([self.mode_weight(f) for f in range(low, high)])
+
+    def _gains(self, chain: int, style: int, low: int, high: int,
+               strength: float) -> np.ndarray:
+        recipe = self.live.recipes[chain][style]
+        if strength == self.live.strength or recipe is None or high <= low:
+            return self.live.gains(chain, style, low, high)
+        first, last = low // GAIN_BLOCK, (high - 1) // GAIN_BLOCK
+        made = np.concatenate([recipe.gains(strength, block * GAIN_BLOCK,
+                                            (block + 1) * GAIN_BLOCK)
+                               for block in range(first, last + 1)])
+        start = low - first * GAIN_BLOCK
+        return made[start: start + high - low].astype(np.float64)
+
+
+def _random_controls(live: LiveSet, rng: np.random.Generator,
+                     count: int) -> list[tuple[int, str, float]]:
+    """Up to ``count`` controls of every kind with random values, in order at random
+    frames, some at the same frame or a few frames apart (within a crossfade)."""
+    controls: list[tuple[int, str, float]] = []
+    frame = int(rng.integers(1, 20))
+    while frame < live.n_frames and len(controls) < count:
+        name = str(rng.choice(["strength", "mix", "freeze", "style", "mode"]))
+        if name in ("strength", "mix"):
+            value = float(np.float32(rng.choice([live.strength, rng.uniform(), 0.0, 1.0])))
+        elif name == "freeze":
+            value = float(rng.integers(0, 2))
+        else:
+            value = float(rng.integers(0, live.n_styles if name == "style"
+                                       else len(live.modes)))
+        controls.append((frame, name, value))
+        frame += int(rng.choice([0, 1, 2, 3, 5, 8, 13, 40]))
+    return controls
+
+
+@pytest.mark.parametrize("modes, n_styles, extra", [
+    (["timbre", "mosaic"], 2, {}),
+    (["mosaic", "timbre"], 2, {"bands_per_octave": 2, "crossfade_seconds": 0.1}),
+    (["timbre"], 1, {})])
+def test_rows_of_a_run_are_the_per_frame_rows(
+        material: tuple[np.ndarray, list[list[tuple[np.ndarray, int]]]],
+        modes: list[str], n_styles: int, extra: dict[str, Any]) -> None:
+    """Over random control timelines, the rows made a run of frames at a time (weights in
+    one expression, gains of only the frames asked) are the rows of the per-frame formulas,
+    bit for bit: whole (the offline table) and made a few frames at a time as a stream
+    asks for them, controls coming in between."""
+    content, styles = material
+    fade = extra.pop("crossfade_seconds", 0.5)
+    live = LiveSet.plan(content[:, : 4 * SR], SR, styles[:n_styles], modes=modes,
+                        settings=Settings(clusters=3, strength=0.8, **extra),
+                        crossfade_seconds=fade)
+    rng = np.random.default_rng(len(modes) + n_styles)
+    for _ in range(8):
+        controls = _random_controls(live, rng, int(rng.integers(4, 30)))
+        expected, whole, streamed = PerFrame(live), Timeline(live), Timeline(live)
+        made: list[list[np.ndarray]] = [[] for _ in modes]
+        done = 0
+        for frame, name, value in [*controls, (live.n_frames, "", 0.0)]:
+            while done < frame:  # rows a few at a time up to the control's frame
+                stop = min(frame, done + int(rng.integers(1, 6)))
+                for chain in range(len(modes)):
+                    made[chain].append(streamed.rows(chain, done, stop))
+                done = stop
+            if name:
+                at = [timeline.add(frame, name, value)
+                      for timeline in (expected, whole, streamed)]
+                assert at == [frame] * 3
+        for chain in range(len(modes)):
+            table = expected.table(chain)
+            assert np.array_equal(whole.table(chain), table), controls
+            assert np.array_equal(np.concatenate(made[chain]), table), controls
 
 
 def _probe_then(target: tuple[str, int], schedule: Schedule,

@@ -361,17 +361,29 @@ class Timeline:
 
     def weights(self, frame: int) -> np.ndarray:
         """The weight of each style's gains at ``frame`` (they sum to 1)."""
-        state = self.state(frame)
-        start = np.asarray(state.style_from, dtype=np.float64)
-        target = np.eye(self.live.n_styles)[state.style]
-        ramp = np.clip((frame - state.style_at + 1) / self.live.crossfade, 0.0, 1.0)
-        return start + (target - start) * ramp if ramp < 1 else target
+        return self._weights(frame, frame + 1, self.state(frame))[0]
 
     def mode_weight(self, frame: int) -> float:
         """The second chain's weight at ``frame`` (0: the first mode, 1: the second)."""
-        state = self.state(frame)
-        ramp = np.clip((frame - state.mode_at + 1) / self.live.crossfade, 0.0, 1.0)
-        return float(state.mode_from + (float(state.mode) - state.mode_from) * ramp)
+        return float(self._mode_weights(frame, frame + 1, self.state(frame))[0])
+
+    def _ramp(self, low: int, high: int, at: int) -> np.ndarray:
+        """How far a crossfade begun at frame ``at`` has gone at frames ``low`` to ``high``
+        (0 to 1)."""
+        return np.clip((np.arange(low, high) - at + 1) / self.live.crossfade, 0.0, 1.0)
+
+    def _weights(self, low: int, high: int, state: _State) -> np.ndarray:
+        """`weights` of frames ``low`` to ``high``, all under ``state``:
+        ``(high - low, n_styles)``."""
+        start = np.asarray(state.style_from, dtype=np.float64)
+        target = np.eye(self.live.n_styles)[state.style]
+        ramp = self._ramp(low, high, state.style_at)[:, None]
+        return np.where(ramp < 1, start + (target - start) * ramp, target)
+
+    def _mode_weights(self, low: int, high: int, state: _State) -> np.ndarray:
+        """`mode_weight` of frames ``low`` to ``high``, all under ``state``."""
+        ramp = self._ramp(low, high, state.mode_at)
+        return state.mode_from + (float(state.mode) - state.mode_from) * ramp
 
     # rows
 
@@ -389,7 +401,7 @@ class Timeline:
             else:
                 part[:, 1:2 + n_bands] = self._values(chain, low, high, state)
             part[:, 2 + n_bands] = state.mix
-            part[:, 3 + n_bands] = [self.mode_weight(f) for f in range(low, high)] \
+            part[:, 3 + n_bands] = self._mode_weights(low, high, state) \
                 if len(self.live.modes) > 1 else 0.0
         return rows
 
@@ -454,17 +466,17 @@ class Timeline:
             hop = live.first.hop
             frames = live.segments(chain, state.style, low, high) + live.offsets[state.style]
             return np.column_stack([gains, np.maximum(0, frames * hop - hop // 2)])
-        weights = np.array([self.weights(f) for f in range(low, high)])
-        used = np.flatnonzero(weights.max(axis=0) > 0)
-        if used.size == 1:
-            gains = self._gains(chain, int(used[0]), low, high, state.strength)
+        weights = self._weights(low, high, state)
+        used = [int(k) for k in np.flatnonzero(weights.max(axis=0) > 0)]
+        each = {k: self._gains(chain, k, low, high, state.strength) for k in used}
+        if len(used) == 1:
+            gains = each[used[0]]
         else:
-            logs = [weights[:, k, None] * np.log(np.maximum(
-                self._gains(chain, int(k), low, high, state.strength), 1e-12)) for k in used]
+            logs = [weights[:, k, None] * np.log(np.maximum(each[k], 1e-12)) for k in used]
             gains = np.exp(np.sum(logs, axis=0))
             whole = weights.max(axis=1) == 1.0  # frames past the crossfade: one plan exactly
             if whole.any():
                 for k in used:
                     only = whole & (weights[:, k] == 1.0)
-                    gains[only] = self._gains(chain, int(k), low, high, state.strength)[only]
+                    gains[only] = each[k][only]
         return np.column_stack([gains, np.zeros(high - low)])
