@@ -9,6 +9,7 @@ a recipe are the gains of the whole track at those frames, bit for bit.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,12 +146,26 @@ def _octave_sums(energy: np.ndarray, octaves: np.ndarray) -> np.ndarray:
     """Each band's octave energy (the sum over the bands of its octave), row by row in a
     fixed order, so a row's sums never depend on the other rows."""
     octaves = np.asarray(octaves)
-    if np.any(np.diff(octaves) < 0):  # octaves out of order: one sum per octave
+    layout = _octave_layout(tuple(octaves.tolist()))
+    if layout is None:  # octaves out of order: one sum per octave
         return np.stack([energy[:, octaves == octave].sum(axis=1) for octave in octaves],
                         axis=1)
-    starts = np.flatnonzero(np.diff(octaves, prepend=octaves[0] - 1))
-    sums = np.add.reduceat(energy, starts, axis=1)
-    return sums[:, np.searchsorted(octaves[starts], octaves)]
+    starts, index = layout
+    return np.add.reduceat(energy, starts, axis=1)[:, index]
+
+
+@functools.lru_cache(maxsize=16)
+def _octave_layout(octaves: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where each octave's bands start and which octave each band's sum is, for octaves
+    in order (None otherwise): the same for every frame, so found once per band layout."""
+    values = np.asarray(octaves)
+    if np.any(np.diff(values) < 0):
+        return None
+    starts = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
+    index = np.searchsorted(values[starts], values)
+    starts.setflags(write=False)
+    index.setflags(write=False)
+    return starts, index
 
 
 def _sum3(values: np.ndarray, before: int, after: int) -> np.ndarray:
