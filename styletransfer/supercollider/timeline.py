@@ -287,6 +287,7 @@ class Timeline:
     _frames: list[int] = field(default_factory=list)
     _frozen: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     _made: dict[tuple[int, int, float, int], np.ndarray] = field(default_factory=dict)
+    _asked: set[tuple[int, int, float, int]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         weights = tuple(float(k == 0) for k in range(self.live.n_styles))
@@ -439,23 +440,32 @@ class Timeline:
     def _gains(self, chain: int, style: int, low: int, high: int,
                strength: float) -> np.ndarray:
         """Gains of frames ``low`` to ``high``: the plan's, or made again from its recipe
-        at another strength, a `GAIN_BLOCK` of frames at a time (kept for the frames that
-        follow; the same bits whatever the block, see `GainRecipe.gains`)."""
+        at another strength. Frames of `GAIN_BLOCK` blocks not made are made alone when
+        first asked for (a control's first rows, needed before its reply: a few frames
+        cost less than a block) or when more blocks than are kept are asked for; asked
+        again, the blocks are made whole and kept for the frames that follow. The same bits
+        either way, see `GainRecipe.gains`."""
         recipe = self.live.recipes[chain][style]
         if strength == self.live.strength or recipe is None or high <= low:
             return self.live.gains(chain, style, low, high)
         first, last = low // GAIN_BLOCK, (high - 1) // GAIN_BLOCK
-        parts = []
-        for block in range(first, last + 1):
-            key = (chain, style, strength, block)
-            if key not in self._made:
-                if len(self._made) >= MADE_BLOCKS:
-                    self._made.clear()
-                self._made[key] = recipe.gains(strength, block * GAIN_BLOCK,
-                                               (block + 1) * GAIN_BLOCK)
-            parts.append(self._made[key])
+        keys = [(chain, style, strength, block) for block in range(first, last + 1)]
+        missing = [key for key in keys if key not in self._made]
+        if missing and (self._asked.isdisjoint(missing) or len(keys) > MADE_BLOCKS):
+            if len(self._asked) >= MADE_BLOCKS:
+                self._asked.clear()
+            self._asked.update(missing)
+            return recipe.gains(strength, low, high).astype(np.float64)
+        if len(self._made) + len(missing) > MADE_BLOCKS:
+            self._made.clear()
+            missing = keys
+        for key in missing:
+            block = key[3]
+            self._made[key] = recipe.gains(strength, block * GAIN_BLOCK,
+                                           (block + 1) * GAIN_BLOCK)
         start = low - first * GAIN_BLOCK
-        return np.concatenate(parts)[start: start + high - low].astype(np.float64)
+        made = np.concatenate([self._made[key] for key in keys])
+        return made[start: start + high - low].astype(np.float64)
 
     def _values(self, chain: int, low: int, high: int, state: _State) -> np.ndarray:
         """The gains and grain start of frames ``low`` to ``high`` in ``chain`` (unfrozen),
