@@ -371,13 +371,15 @@ class Timeline:
     def _ramp(self, low: int, high: int, at: int) -> np.ndarray:
         """How far a crossfade begun at frame ``at`` has gone at frames ``low`` to ``high``
         (0 to 1)."""
-        return np.clip((np.arange(low, high) - at + 1) / self.live.crossfade, 0.0, 1.0)
+        ramp = np.arange(low - at + 1, high - at + 1) / self.live.crossfade
+        return np.minimum(np.maximum(ramp, 0.0), 1.0)  # np.clip, without its overhead
 
     def _weights(self, low: int, high: int, state: _State) -> np.ndarray:
         """`weights` of frames ``low`` to ``high``, all under ``state``:
         ``(high - low, n_styles)``."""
         start = np.asarray(state.style_from, dtype=np.float64)
-        target = np.eye(self.live.n_styles)[state.style]
+        target = np.zeros(self.live.n_styles)
+        target[state.style] = 1.0
         ramp = self._ramp(low, high, state.style_at)[:, None]
         return np.where(ramp < 1, start + (target - start) * ramp, target)
 
