@@ -282,7 +282,7 @@ def search_segments(content: Analysis, model: StyleModel, target_features: np.nd
     ...                 continuity=1.0, pitch=0.0, onset_jumps=0.5).shape
     (44,)
     """
-    from .analysis import frame_chroma
+    from .profiles import frame_chroma
 
     if pitch <= 0 or frames.chroma is None:
         target_chroma = None

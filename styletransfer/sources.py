@@ -29,10 +29,11 @@ import pywt
 import soundfile as sf
 
 from . import audio
-from .analysis import Analysis, analyse, frame_chroma, packet_depths
+from .analysis import Analysis, analyse, packet_depths
 from .archive import ArraySpec
 from .errors import ParameterError
 from .paths import regular_file
+from .profiles import frame_chroma
 
 #: Files of up to this many frames are read and analysed whole.
 WHOLE_FRAMES = 4096

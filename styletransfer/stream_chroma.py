@@ -1,4 +1,5 @@
-"""`analysis.frame_chroma` of a track read block by block, in bounded memory.
+"""`profiles.frame_chroma` (or `profiles.frame_pitches`) of a track read block by block, in
+bounded memory.
 
 The mono mix is decimated by a streaming resampler (soxr keeps its state between blocks,
 so the result is the one-shot resampling's, sample for sample), and each frame's FFT is
@@ -8,7 +9,7 @@ loudest bin of the whole track, so the track is read twice: once for that level
 
 Examples
 --------
->>> from styletransfer.analysis import frame_chroma
+>>> from styletransfer.profiles import frame_chroma
 >>> y = np.random.default_rng(0).standard_normal((2, 30000)).astype(np.float32)
 >>> stream = ChromaStream(22050, 512, 59)
 >>> blocks = [y[:, i: i + 7000] for i in range(0, 30000, 7000)]
@@ -24,31 +25,17 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .analysis import CHROMA_RANGE_HZ
+from .profiles import profile_grid, profile_matrix, unit_rows
 
 
 class ChromaStream:
-    """The frame grid of `analysis.frame_chroma` for a track of ``n_frames`` frames."""
+    """The frame grid of `profiles.frame_chroma` for a track of ``n_frames`` frames; with
+    ``octaves``, of `profiles.frame_pitches`."""
 
-    def __init__(self, sr: int, hop: int, n_frames: int) -> None:
+    def __init__(self, sr: int, hop: int, n_frames: int, *, octaves: bool = False) -> None:
         self.sr, self.hop, self.n_frames = int(sr), int(hop), int(n_frames)
-        step = 1
-        while step < hop and sr / (4 * step) > 1.1 * CHROMA_RANGE_HZ[1]:
-            step *= 2
-        self.step = step
-        self.rate, self.frame_hop = sr / step, hop // step
-        self.n_fft = int(2 ** np.ceil(np.log2(max(4 * self.frame_hop,
-                                                  self.rate * 4096 / 44100))))
-        freqs = np.fft.rfftfreq(self.n_fft, 1.0 / self.rate)
-        self.keep = (freqs >= CHROMA_RANGE_HZ[0]) & (freqs <= min(CHROMA_RANGE_HZ[1],
-                                                                   self.rate / 2))
-        pitch = 12 * np.log2(freqs[self.keep] / 440.0) + 9.0
-        low = np.floor(pitch)
-        upper_share = pitch - low
-        n_bins = int(self.keep.sum())
-        self.profile = np.zeros((n_bins, 12))
-        self.profile[np.arange(n_bins), low.astype(np.int64) % 12] = 1.0 - upper_share
-        self.profile[np.arange(n_bins), (low.astype(np.int64) + 1) % 12] += upper_share
+        self.step, self.rate, self.frame_hop, self.n_fft = profile_grid(sr, hop)
+        self.keep, self.profile = profile_matrix(self.rate, self.n_fft, octaves=octaves)
         self.window = np.hanning(self.n_fft).astype(np.float32)
 
     def peak(self, blocks: Iterator[np.ndarray]) -> float:
@@ -60,13 +47,12 @@ class ChromaStream:
         return top
 
     def chroma(self, blocks: Iterator[np.ndarray], peak: float) -> np.ndarray:
-        """``(n_frames, 12)`` unit pitch-class profiles (as `analysis.frame_chroma`)."""
+        """``(n_frames, 12)`` unit pitch-class profiles (as `profiles.frame_chroma`), or with
+        ``octaves`` the semitone profiles of `profiles.frame_pitches`."""
         parts = []
         for magnitude in self._magnitudes(blocks):
             parts.append(np.log1p(100.0 * magnitude / max(peak, 1e-30)) @ self.profile)
-        chroma = np.concatenate(parts) if parts else np.zeros((0, 12))
-        norm = np.linalg.norm(chroma, axis=1, keepdims=True)
-        return np.asarray(np.divide(chroma, norm, out=np.zeros_like(chroma), where=norm > 1e-12))
+        return unit_rows(np.concatenate(parts) if parts else np.zeros((0, self.profile.shape[1])))
 
     def _magnitudes(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         """Kept-bin magnitudes of the frames, in order, as the blocks of audio arrive."""

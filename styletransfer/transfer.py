@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .analysis import Analysis, analyse, default_hop, default_level, frame_chroma
+from .analysis import Analysis, analyse, default_hop, default_level
 from .audio import check_audio, resample, to_channels, working_exponent
 from .engine_numpy import render
 from .errors import ParameterError
@@ -31,6 +31,7 @@ from .gains import band_gains as band_gains
 from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
 from .plan import RenderPlan
+from .profiles import frame_chroma
 from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
 from .settings import Settings
 

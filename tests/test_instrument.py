@@ -10,9 +10,9 @@ import pytest
 from conftest import SR, band_share, read
 
 from styletransfer import Settings, transfer
-from styletransfer.analysis import frame_chroma
 from styletransfer.cli import main
 from styletransfer.presets import load_preset
+from styletransfer.profiles import frame_chroma
 from styletransfer.transfer import plan_transfer
 
 

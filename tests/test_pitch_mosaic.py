@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from styletransfer import RenderPlan, Settings, transfer
-from styletransfer.analysis import analyse, frame_chroma
+from styletransfer.analysis import analyse
 from styletransfer.mapping import onset_jump_scale
+from styletransfer.profiles import frame_chroma
 
 SR = 22050
 

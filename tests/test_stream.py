@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from styletransfer.analysis import frame_chroma
 from styletransfer.audio import limit_peak
 from styletransfer.blocks import BlockGrid
 from styletransfer.presets import load_preset
+from styletransfer.profiles import frame_chroma
 from styletransfer.stream import ArrayReader, FileReader, transfer_blocks
 from styletransfer.stream_chroma import ChromaStream
 from styletransfer.stream_render import finished_blocks
