@@ -110,9 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mosaic: how much cheaper jumps in the style are at the content's "
                      "attacks (default 0; mosaic and melodic use 0.9)")
     run.add_argument("--targets", choices=TARGETS, default=None,
-                     help="timbre: take the band shapes of the style's states (states), or "
-                     "of the style frames a mosaic would play there (frames; the "
-                     "instrument preset) (default states)")
+                     help="timbre: take the band shapes of the style's states (states), "
+                     "of the style frames a mosaic would play there (frames), or of the "
+                     "style frames nearest in pitch (pitch; the instrument preset) "
+                     "(default states)")
     run.add_argument("--guard-db", type=_number, metavar="DB",
                      help="octave share of a frame (dB) from which bands may be boosted in "
                      "full, -90 to 0 (default -30; instrument uses -50)")

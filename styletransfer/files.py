@@ -414,7 +414,7 @@ def _settings_and_styles(settings: Settings, sr: int, styles: Sequence[str | os.
         level, hop = analysis_grid(settings, sr)
         other_states = (settings.clusters, settings.seed) != (model.n_states, model.seed)
         usable = not other_states and matches(model, settings, sr=sr, level=level, hop=hop)
-        searches = settings.mode == "mosaic" or settings.targets == "frames"  # style frames
+        searches = settings.mode == "mosaic" or settings.targets != "states"  # style frames
         if not style_audio and is_corpus(model) and not (
                 usable and (not searches or not settings.transpose)):
             style_audio = _indexed_audio(model, str(styles[0]))

@@ -10,7 +10,7 @@ from .errors import ParameterError
 
 MODES = ("timbre", "mosaic")
 #: Where timbre mode's target band shapes come from (see `Settings.targets`).
-TARGETS = ("states", "frames")
+TARGETS = ("states", "frames", "pitch")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,11 @@ class Settings:
         style states it maps to) or ``frames`` (each takes the band shape of the style
         frame that a mosaic's search would play there: the same state, loudness and, with
         ``pitch``, pitch classes, from the style ``transpose``-d as a mosaic would be), so
-        the envelope follows the style instrument on the notes it plays.
+        the envelope follows the style instrument on the notes it plays, or ``pitch``
+        (each takes the mean band shape of the style frames of its state nearest to it in
+        pitch, octave included, from the style ``transpose``-d: the style instrument's
+        envelope at the notes the content plays; see `pitch_targets`). A corpus model
+        without its audio takes ``frames`` targets for ``pitch``.
     guard_db : float
         Share of a frame's energy (dB) that a band's octave needs for boosts in full;
         30 dB below it, boosts are withheld (see `transfer.band_gains`).
@@ -113,7 +117,8 @@ class Settings:
         _check_range("transpose", self.transpose, 0, 6, int)
         _check_range("onset-jumps", self.onset_jumps, 0.0, 1.0, float)
         if self.targets not in TARGETS:
-            raise ParameterError(f"--targets {self.targets!r} is unknown: use states or frames")
+            raise ParameterError(f"--targets {self.targets!r} is unknown: use states, frames "
+                                 "or pitch")
         _check_range("guard-db", self.guard_db, -90.0, 0.0, float)
         check_wavelet(self.wavelet)
         if isinstance(self.bands_per_octave, bool) or not isinstance(

@@ -59,6 +59,7 @@ from .transfer import (
     Progress,
     analysis_grid,
     needs_chroma,
+    needs_pitches,
     plan_from_analysis,
     prepared_settings,
 )
@@ -175,11 +176,14 @@ class ContentFeatures:
 
 
 def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
-                     chroma: bool = False, name: str = "content") -> ContentFeatures:
+                     chroma: bool = False, octaves: bool = False,
+                     name: str = "content") -> ContentFeatures:
     """Pass 1: check the content and gather its frame features block by block.
 
     The returned `Analysis` holds energies and crest factors but no coefficients (its
-    bands are empty) and no signal: enough for mapping and planning.
+    bands are empty) and no signal: enough for mapping and planning. With ``chroma``, the
+    content's `profiles.frame_chroma` is gathered too (with ``octaves``, its
+    `profiles.frame_pitches`).
     """
     check_bands_per_octave(grid.bands_per_octave)
     if reader.n_samples < grid.hop:
@@ -199,7 +203,7 @@ def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
     if chroma:
         periodic = PeriodicSignal(reader, grid.hop, exponent)
         n_frames = stats.energy.shape[0]
-        stream = ChromaStream(reader.sr, grid.hop, n_frames)
+        stream = ChromaStream(reader.sr, grid.hop, n_frames, octaves=octaves)
         level = stream.peak(track_blocks(periodic, reader.n_samples, grid.hop, blocks))
         values = stream.chroma(track_blocks(periodic, reader.n_samples, grid.hop, blocks), level)
     sizes = band_sizes(grid.hop, grid.level, grid.bands_per_octave)
@@ -331,7 +335,7 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
         progress("analysing content")
     grid = GridSettings(settings.wavelet, level, hop, settings.bands_per_octave)
     found = content_features(reader, grid, blocks=step, chroma=needs_chroma(settings),
-                             name=name)
+                             octaves=needs_pitches(settings), name=name)
     planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
                                  progress=progress, sources=sources,
                                  content_chroma=found.chroma)

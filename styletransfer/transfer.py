@@ -30,8 +30,9 @@ from .gains import GainRecipe
 from .gains import band_gains as band_gains
 from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
+from .pitch_targets import active_frames, pitch_targets
 from .plan import RenderPlan
-from .profiles import frame_chroma
+from .profiles import frame_chroma, frame_pitches
 from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
 from .settings import Settings
 
@@ -191,14 +192,29 @@ def prepared_settings(settings: Settings | None, model: StyleModel | None) -> Se
 
 
 def needs_chroma(settings: Settings) -> bool:
-    """Whether planning with ``settings`` matches the content's pitch classes (chroma).
+    """Whether planning with ``settings`` reads the content's pitch: its pitch classes
+    (chroma), or its semitone profiles where `needs_pitches`.
 
     Examples
     --------
     >>> needs_chroma(Settings(mode="mosaic", pitch=4.0)), needs_chroma(Settings())
     (True, False)
     """
-    return (settings.mode == "mosaic" or settings.targets == "frames") and settings.pitch > 0
+    return needs_pitches(settings) or (
+        (settings.mode == "mosaic" or settings.targets == "frames") and settings.pitch > 0)
+
+
+def needs_pitches(settings: Settings) -> bool:
+    """Whether planning with ``settings`` reads the content's semitone profiles with their
+    octave (`profiles.frame_pitches`: timbre targets that follow the notes) rather than
+    its chroma.
+
+    Examples
+    --------
+    >>> needs_pitches(Settings(targets="pitch")), needs_pitches(Settings(targets="frames"))
+    (True, False)
+    """
+    return settings.mode == "timbre" and settings.targets == "pitch"
 
 
 def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.ndarray, int]], *,
@@ -210,8 +226,9 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     frame features (as `stream.content_features` gives them, for a long content planned
     in bounded memory).
 
-    ``content_chroma`` (`frame_chroma` of the content) is used where pitch is matched;
-    by default it is computed from ``content_analysis.signal``.
+    ``content_chroma`` (`frame_chroma` of the content, or its `frame_pitches` where
+    `needs_pitches`) is used where pitch is matched; by default it is computed from
+    ``content_analysis.signal``.
 
     Examples
     --------
@@ -229,7 +246,7 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     _step(progress, "analysing style")
     style_analysis = None
     reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
-    searches = settings.mode == "mosaic" or settings.targets == "frames"  # plays style frames
+    searches = settings.mode == "mosaic" or settings.targets != "states"  # reads style frames
     # from a corpus, frames are chosen from the model's features, and only those are read
     corpus = reuse and searches and not styles and is_corpus(model)
     if (not reuse or searches) and not corpus:
@@ -239,7 +256,7 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
         style_names = names.get("styles")
         # a timbre plan plays the content only: the style is measured, never played, and
         # its channels' energies are summed anyway, so its mono mix serves at half the cost
-        channels = 1 if settings.mode == "timbre" and settings.targets == "frames" else (
+        channels = 1 if settings.mode == "timbre" and settings.targets != "states" else (
             content_analysis.n_channels)
         style_analysis = analyse_styles(
             styles, sr=sr, n_channels=channels, settings=settings, level=level, hop=hop,
@@ -257,7 +274,8 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
         assert style_analysis is not None
         played = mosaic_sources(style_analysis, settings.transpose)
         concatenated = concatenate(played)
-        frames = style_frames(played, model, pitch=settings.pitch > 0)
+        frames = style_frames(played, model,
+                              pitch=settings.pitch > 0 and not needs_pitches(settings))
     given = names.get("styles")
     source = str(given[0]) if isinstance(given, list) and given else "the style"
     recipe: GainRecipe | None = None
@@ -273,6 +291,13 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
         assert concatenated is not None
         plan, recipe = _mosaic(content_analysis, model, concatenated, mapping, settings,
                                frames=frames, content_chroma=content_chroma)
+    elif needs_pitches(settings):
+        assert concatenated is not None
+        plan, recipe = _timbre(content_analysis, mapping, settings,
+                               target_shape=_pitch_targets(content_analysis, played,
+                                                           concatenated, frames, mapping,
+                                                           content_chroma))
+        concatenated = None  # a timbre plan plays the content alone
     elif settings.targets == "frames":
         assert concatenated is not None
         segments = search_segments(content_analysis, model, mapping.target_features, frames,
@@ -290,6 +315,23 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     energy = (np.concatenate([a.energy for a in style_analysis])
               if style_analysis is not None else None)
     return Planned(plan, content_analysis, concatenated, recipe, style_energy=energy)
+
+
+def _pitch_targets(content: Analysis, played: Sequence[Analysis], style: Analysis,
+                   frames: StyleFrames, mapping: Mapping,
+                   content_pitches: np.ndarray | None) -> np.ndarray:
+    """`pitch_targets.pitch_targets` of ``content`` from the style tracks ``played`` (the
+    style and its transpositions, concatenated in ``style``, labelled in ``frames``)."""
+    if content_pitches is None:
+        content_pitches = frame_pitches(content.signal, content.sr, content.hop,
+                                        content.n_frames)
+    active = np.concatenate([active_frames(a.energy) for a in played])
+    if not active.any():
+        raise ParameterError("the style is silent: give a style with sound in it")
+    pitches = np.vstack([frame_pitches(a.signal, a.sr, a.hop, a.n_frames)
+                         for a in played])[active]
+    return pitch_targets(content_pitches, mapping.states(), pitches, frames.labels[active],
+                         style.band_shape()[active])
 
 
 def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,

@@ -13,7 +13,7 @@ import soundfile as sf
 from styletransfer.audio import limit_peak
 from styletransfer.blocks import BlockGrid
 from styletransfer.presets import load_preset
-from styletransfer.profiles import frame_chroma
+from styletransfer.profiles import frame_chroma, frame_pitches
 from styletransfer.stream import ArrayReader, FileReader, transfer_blocks
 from styletransfer.stream_chroma import ChromaStream
 from styletransfer.stream_render import finished_blocks
@@ -37,7 +37,7 @@ def _streamed(y: np.ndarray, style: np.ndarray, preset: str, blocks: int,
     return out, done.plan.segments
 
 
-@pytest.mark.parametrize("preset", ["balanced", "mosaic"])
+@pytest.mark.parametrize("preset", ["balanced", "mosaic", "instrument"])
 def test_blocks_equal_whole_file(preset: str, stereo: np.ndarray, style_audio: np.ndarray,
                                  tmp_path: Path) -> None:
     style = style_audio.astype(np.float32)
@@ -69,12 +69,15 @@ def test_one_block_file_and_short_blocks_of_a_mono_file(content_audio: np.ndarra
         assert float(np.max(np.abs(out - whole)) / np.max(np.abs(whole))) < 1e-6
 
 
-def test_streamed_chroma_equals_whole(content_audio: np.ndarray) -> None:
+@pytest.mark.parametrize("octaves", [False, True])
+def test_streamed_chroma_equals_whole(content_audio: np.ndarray, octaves: bool) -> None:
     y = np.vstack([content_audio, content_audio[:, ::-1]]).astype(np.float32)
-    stream = ChromaStream(SR, 512, -(-y.shape[1] // 512))
+    stream = ChromaStream(SR, 512, -(-y.shape[1] // 512), octaves=octaves)
     blocks = [y[:, i: i + 5000] for i in range(0, y.shape[1], 5000)]
     chroma = stream.chroma(iter(blocks), stream.peak(iter(blocks)))
-    assert np.max(np.abs(chroma - frame_chroma(y, SR, 512))) < 1e-9
+    whole = (frame_pitches if octaves else frame_chroma)(y, SR, 512)
+    assert chroma.shape == whole.shape
+    assert np.max(np.abs(chroma - whole)) < 1e-9
 
 
 def test_file_reader_reads_any_range(tmp_path: Path, stereo: np.ndarray) -> None:
