@@ -16,11 +16,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .analysis import Analysis, analyse, default_hop, default_level
 from .audio import check_audio, resample, to_channels, working_exponent
+from .blocks import WORKERS
 from .engine_numpy import render
 from .errors import ParameterError
 from .gains import GUARD_DB as GUARD_DB  # where they used to live
@@ -435,18 +437,22 @@ def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Anal
     """
     import soxr
 
-    out = []
-    for semitones in range(-transpose, transpose + 1):
-        if semitones == 0 or semitones == -6:  # -6 plays the pitch classes of +6
-            continue
+    def transposed(job: tuple[int, Analysis]) -> Analysis | None:
+        semitones, a = job
         ratio = 2.0 ** (semitones / 12.0)
-        for a in analyses:
-            y = np.ascontiguousarray(soxr.resample(
-                np.ascontiguousarray(a.signal.T), a.sr * ratio, a.sr, quality="HQ").T)
-            if y.shape[1] >= a.hop:
-                out.append(analyse(y, a.sr, wavelet=a.wavelet, level=a.level, hop=a.hop,
-                                   bands_per_octave=a.bands_per_octave))
-    return out
+        y = np.ascontiguousarray(soxr.resample(
+            np.ascontiguousarray(a.signal.T), a.sr * ratio, a.sr, quality="HQ").T)
+        if y.shape[1] < a.hop:
+            return None
+        return analyse(y, a.sr, wavelet=a.wavelet, level=a.level, hop=a.hop,
+                       bands_per_octave=a.bands_per_octave)
+
+    jobs = [(semitones, a) for semitones in range(-transpose, transpose + 1)
+            if semitones not in (0, -6)  # -6 plays the pitch classes of +6
+            for a in analyses]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # numpy, soxr, pywt: no GIL
+        done = list(pool.map(transposed, jobs))
+    return [a for a in done if a is not None]
 
 
 def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings, *,
