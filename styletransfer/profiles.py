@@ -88,6 +88,23 @@ def unit_rows(values: np.ndarray) -> np.ndarray:
     return np.asarray(np.divide(values, norm, out=np.zeros_like(values), where=norm > 1e-12))
 
 
+def pitch_classes(pitches: np.ndarray) -> np.ndarray:
+    """The `frame_chroma` of frames given as `frame_pitches`: each semitone added to its
+    pitch class (55 Hz is an A), rows scaled to unit length again.
+
+    Examples
+    --------
+    >>> t = np.arange(22050) / 22050
+    >>> y = np.sin(2 * np.pi * 261.6 * t)[None, :] + 0.5 * np.sin(2 * np.pi * 392.0 * t)[None, :]
+    >>> bool(np.allclose(pitch_classes(frame_pitches(y, 22050, 512)), frame_chroma(y, 22050, 512)))
+    True
+    """
+    semitones = np.arange(N_SEMITONES)
+    fold = np.zeros((N_SEMITONES, 12))
+    fold[semitones, (semitones + 9) % 12] = 1.0
+    return unit_rows(np.asarray(pitches, dtype=np.float64) @ fold)
+
+
 def frame_chroma(y: np.ndarray, sr: int, hop: int, n_frames: int | None = None) -> np.ndarray:
     """``(n_frames, 12)`` pitch-class profile of each frame of ``hop`` samples, unit length
     (see the module notes).

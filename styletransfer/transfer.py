@@ -34,7 +34,7 @@ from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
 from .pitch_targets import active_frames, pitch_targets
 from .plan import RenderPlan
-from .profiles import frame_chroma, frame_pitches
+from .profiles import frame_chroma, frame_pitches, pitch_classes
 from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
 from .settings import Settings
 
@@ -284,7 +284,9 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     if corpus and settings.mode == "mosaic":  # no recipe: its strength is fixed
         plan, concatenated = plan_corpus_mosaic(content_analysis, model, mapping, settings,
                                                 source=source, content_chroma=content_chroma)
-    elif corpus:
+    elif corpus:  # frames targets, also for pitch targets: the corpus keeps no pitches
+        if needs_pitches(settings) and content_chroma is not None:
+            content_chroma = pitch_classes(content_chroma)
         plan, recipe = _timbre(content_analysis, mapping, settings,
                                target_shape=corpus_frame_targets(
                                    content_analysis, model, mapping, settings, source=source,
