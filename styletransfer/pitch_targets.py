@@ -22,7 +22,13 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from .analysis import Analysis
+from .errors import ParameterError
+from .profiles import frame_pitches
 
 #: Style frames averaged into each content frame's target.
 K_NEAREST = 40
@@ -108,3 +114,31 @@ def pitch_targets(content_pitches: np.ndarray, content_states: np.ndarray,
                 nearest = np.broadcast_to(np.arange(count), (chunk.size, count))
             out[chunk] = shapes[nearest].mean(axis=1)
     return out
+
+
+def targets_at_pitch(content: Analysis, played: Sequence[Analysis], style: Analysis,
+                     labels: np.ndarray, states: np.ndarray,
+                     content_pitches: np.ndarray | None = None) -> np.ndarray:
+    """`pitch_targets` of ``content`` (its frames in ``states``) from the style tracks
+    ``played`` (the style and its transposed copies, concatenated in ``style``, their
+    frames' states in ``labels``); ``content_pitches`` as `profiles.frame_pitches` gives
+    them, computed from ``content.signal`` when not given.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> rng = np.random.default_rng(0)
+    >>> a = analyse(rng.standard_normal((1, 22050)), 22050, level=5)
+    >>> targets_at_pitch(a, [a], a, np.zeros(a.n_frames, int), np.zeros(a.n_frames, int)).shape
+    (44, 6)
+    """
+    if content_pitches is None:
+        content_pitches = frame_pitches(content.signal, content.sr, content.hop,
+                                        content.n_frames)
+    active = np.concatenate([active_frames(a.energy) for a in played])
+    if not active.any():
+        raise ParameterError("the style is silent: give a style with sound in it")
+    pitches = np.vstack([frame_pitches(a.signal, a.sr, a.hop, a.n_frames)
+                         for a in played])[active]
+    return pitch_targets(content_pitches, states, pitches, np.asarray(labels)[active],
+                         style.band_shape()[active])

@@ -32,9 +32,9 @@ from .gains import GainRecipe
 from .gains import band_gains as band_gains
 from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
-from .pitch_targets import active_frames, pitch_targets
+from .pitch_targets import targets_at_pitch
 from .plan import RenderPlan
-from .profiles import frame_chroma, frame_pitches, pitch_classes
+from .profiles import frame_chroma, pitch_classes
 from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
 from .settings import Settings
 
@@ -298,9 +298,9 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     elif needs_pitches(settings):
         assert concatenated is not None
         plan, recipe = _timbre(content_analysis, mapping, settings,
-                               target_shape=_pitch_targets(content_analysis, played,
-                                                           concatenated, frames, mapping,
-                                                           content_chroma))
+                               target_shape=targets_at_pitch(
+                                   content_analysis, played, concatenated, frames.labels,
+                                   mapping.states(), content_chroma))
         concatenated = None  # a timbre plan plays the content alone
     elif settings.targets == "frames":
         assert concatenated is not None
@@ -319,23 +319,6 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     energy = (np.concatenate([a.energy for a in style_analysis])
               if style_analysis is not None else None)
     return Planned(plan, content_analysis, concatenated, recipe, style_energy=energy)
-
-
-def _pitch_targets(content: Analysis, played: Sequence[Analysis], style: Analysis,
-                   frames: StyleFrames, mapping: Mapping,
-                   content_pitches: np.ndarray | None) -> np.ndarray:
-    """`pitch_targets.pitch_targets` of ``content`` from the style tracks ``played`` (the
-    style and its transpositions, concatenated in ``style``, labelled in ``frames``)."""
-    if content_pitches is None:
-        content_pitches = frame_pitches(content.signal, content.sr, content.hop,
-                                        content.n_frames)
-    active = np.concatenate([active_frames(a.energy) for a in played])
-    if not active.any():
-        raise ParameterError("the style is silent: give a style with sound in it")
-    pitches = np.vstack([frame_pitches(a.signal, a.sr, a.hop, a.n_frames)
-                         for a in played])[active]
-    return pitch_targets(content_pitches, mapping.states(), pitches, frames.labels[active],
-                         style.band_shape()[active])
 
 
 def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,
