@@ -73,8 +73,9 @@ def profile_matrix(rate: float, n_fft: int, *, octaves: bool) -> tuple[np.ndarra
         pitch, columns = 12 * np.log2(freqs[keep] / 440.0) + 9.0, 12
     low = np.floor(pitch)
     upper_share = pitch - low
-    first = low.astype(np.int64) if octaves else low.astype(np.int64) % 12
-    second = first + 1 if octaves else (first + 1) % 12
+    first, second = low.astype(np.int64), low.astype(np.int64) + 1
+    if not octaves:
+        first, second = first % 12, second % 12
     rows = np.arange(int(keep.sum()))
     matrix = np.zeros((rows.size, columns))
     matrix[rows, first] = 1.0 - upper_share
