@@ -13,7 +13,7 @@ Examples
 --------
 >>> grid = BlockGrid(n_samples=100_000, hop=512, level=6, wavelet="db4", block_frames=64)
 >>> grid.n_frames, grid.margin, len(grid.blocks())
-(196, 2, 4)
+(196, 1, 4)
 """
 
 from __future__ import annotations
@@ -84,19 +84,31 @@ class BlockGrid:
 
     @property
     def margin(self) -> int:
-        """Frames read on each side of a block (0 when one block covers the track).
+        """Frames read on each side of a block for a rendering (0 when one block covers
+        the track).
 
-        An analysis coefficient at the deepest stride ``2**D`` depends on ``(F - 1) *
-        2**D`` samples around it, F being the filter length; a rendered sample on the
-        coefficients as far around it. Both, plus the sample shifts of cycle spinning.
+        A coefficient at the deepest stride ``2**D`` depends on a span of fewer than ``(F
+        - 1) * 2**D`` samples, F being the filter length; the periodized transform centres
+        that span on the coefficient, so half of it lies on each side. A rendered sample
+        depends on the coefficients as far around it: one whole span on each side, plus 16
+        samples (the sample shifts of cycle spinning are read on top of the margin).
         """
+        return self._frames_around(2)
+
+    @property
+    def analysis_margin(self) -> int:
+        """Frames read on each side of a block whose coefficients are only measured, never
+        synthesised: half of a span (see `margin`), plus 16 samples."""
+        return self._frames_around(1)
+
+    def _frames_around(self, half_spans: int) -> int:
         if len(self.blocks()) == 1:
             return 0
         filter_length = pywt.Wavelet(self.wavelet).dec_len
         depths = packet_depths(self.hop, self.level, self.bands_per_octave)
         deepest = max(self.level, *(j + d for j, d in zip(range(self.level, 0, -1),
                                                             depths[1:], strict=True)))
-        samples = 2 * (filter_length - 1) * 2**deepest + 16
+        samples = half_spans * (filter_length - 1) * 2 ** (deepest - 1) + 16
         return -(-samples // self.hop)
 
     def blocks(self) -> list[tuple[int, int]]:

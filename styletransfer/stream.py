@@ -270,7 +270,7 @@ def _feature_pass(reader: SampleReader, grid: GridSettings, blocks: int, exponen
                       grid.bands_per_octave)
     sizes = band_sizes(grid.hop, grid.level, grid.bands_per_octave)
     periodic = PeriodicSignal(reader, grid.hop, exponent)
-    margin, hop = shape.margin, grid.hop
+    margin, hop = shape.analysis_margin, grid.hop
     loud = threading.Event()  # a block too loud to square unscaled: features are given up
 
     def work(block: tuple[int, int]) -> tuple[_Level | None, FrameStats | None]:

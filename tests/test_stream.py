@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from styletransfer.analysis import decompose, packet_depths, supported_wavelets, synthesise
 from styletransfer.audio import limit_peak
 from styletransfer.blocks import BlockGrid
 from styletransfer.presets import load_preset
@@ -67,6 +68,30 @@ def test_one_block_file_and_short_blocks_of_a_mono_file(content_audio: np.ndarra
     for blocks in (1, 100):
         out, _ = _streamed(y, style, "balanced", blocks, tmp_path)
         assert float(np.max(np.abs(out - whole)) / np.max(np.abs(whole))) < 1e-6
+
+
+@pytest.mark.parametrize("bands_per_octave", [1, 4])
+def test_margins_cover_what_every_wavelet_reaches(bands_per_octave: int) -> None:
+    """An impulse moves analysis coefficients no further than `BlockGrid.analysis_margin`
+    from it, and a rendering (band gains between analysis and synthesis) no further than
+    `BlockGrid.margin`: the margins' reasoning, checked for every wavelet offered."""
+    rng = np.random.default_rng(0)
+    level, hop = 5, 256
+    for wavelet in supported_wavelets():
+        grid = BlockGrid(1 << 15, hop, level, wavelet, 8, bands_per_octave)
+        y = np.zeros((1, grid.period))
+        at = grid.period // 2
+        y[0, at] = 1.0
+        bands = decompose(y, wavelet=wavelet, level=level, hop=hop,
+                          bands_per_octave=bands_per_octave)
+        reach = max(int(np.max(np.abs(np.flatnonzero(band[0]) * (grid.period // band.shape[1])
+                                      - at))) for band in bands)
+        assert reach < grid.analysis_margin * hop, wavelet
+        out = synthesise([band * rng.uniform(0.1, 3.0) for band in bands], wavelet=wavelet,
+                         n_samples=grid.period,
+                         depths=packet_depths(hop, level, bands_per_octave))
+        reach = int(np.max(np.abs(np.flatnonzero(np.abs(out[0]) > 1e-12) - at)))
+        assert reach < grid.margin * hop, wavelet
 
 
 @pytest.mark.parametrize("octaves", [False, True])
