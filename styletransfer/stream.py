@@ -28,7 +28,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,17 +196,25 @@ def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
             f"{name}: {reader.n_samples} samples is shorter than one analysis frame "
             f"({grid.hop} samples = {1000 * grid.hop / reader.sr:.0f} ms): give a longer "
             "file or fewer --levels")
-    stats, exponent = _feature_pass(reader, grid, blocks, 0, name)
-    if stats is None:
-        stats, _ = _feature_pass(reader, grid, blocks, exponent, name)
-        assert stats is not None
-    values = None
-    if chroma:
-        periodic = PeriodicSignal(reader, grid.hop, exponent)
-        n_frames = stats.energy.shape[0]
-        stream = ChromaStream(reader.sr, grid.hop, n_frames, octaves=octaves)
-        level = stream.peak(track_blocks(periodic, reader.n_samples, grid.hop, blocks))
-        values = stream.chroma(track_blocks(periodic, reader.n_samples, grid.hop, blocks), level)
+    stop = threading.Event()  # the feature pass failed: the chroma is not wanted
+    with ThreadPoolExecutor(max_workers=1) as side:
+        # the chroma's passes read the track beside the feature pass, which leaves part of
+        # a core idle; unscaled, as nearly every track is read (the chroma is relative to
+        # the track's own peak, but a scaled track is read again to be sure of rounding)
+        unscaled = (side.submit(_chroma, reader, grid.hop, blocks, 0, octaves, stop)
+                    if chroma else None)
+        try:
+            stats, exponent = _feature_pass(reader, grid, blocks, 0, name)
+            if stats is None:
+                stats, _ = _feature_pass(reader, grid, blocks, exponent, name)
+                assert stats is not None
+        except BaseException:
+            stop.set()
+            raise
+        values = None
+        if unscaled is not None:
+            values = (unscaled.result() if exponent == 0
+                      else _chroma(reader, grid.hop, blocks, exponent, octaves))
     sizes = band_sizes(grid.hop, grid.level, grid.bands_per_octave)
     empty = [np.zeros((reader.n_channels, 0), dtype=np.float32) for _ in sizes]
     analysis = Analysis(coeffs=empty, sr=reader.sr, wavelet=grid.wavelet, level=grid.level,
@@ -214,6 +223,23 @@ def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
                         signal=np.zeros((reader.n_channels, 0), dtype=np.float32),
                         bands_per_octave=grid.bands_per_octave)
     return ContentFeatures(analysis=analysis, exponent=exponent, chroma=values)
+
+
+def _chroma(reader: SampleReader, hop: int, blocks: int, exponent: int, octaves: bool,
+            stop: threading.Event | None = None) -> np.ndarray:
+    """`stream_chroma.ChromaStream.chroma` of the track scaled by ``2**exponent``; cut
+    short (its value then unused) once ``stop`` is set."""
+    periodic = PeriodicSignal(reader, hop, exponent)
+    stream = ChromaStream(reader.sr, hop, -(-reader.n_samples // hop), octaves=octaves)
+
+    def track() -> Iterator[np.ndarray]:
+        for block in track_blocks(periodic, reader.n_samples, hop, blocks):
+            if stop is not None and stop.is_set():
+                return
+            yield block
+
+    level = stream.peak(track())
+    return stream.chroma(track(), level)
 
 
 def check_level(reader: SampleReader, name: str, blocks: int = 1 << 20) -> int:
