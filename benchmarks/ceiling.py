@@ -50,14 +50,16 @@ from styletransfer.audio import limit_peak, load, to_channels  # noqa: E402
 from styletransfer.evaluate import evaluate, mcd_per_frame, mel_cepstra  # noqa: E402
 from styletransfer.mapping import map_content  # noqa: E402
 from styletransfer.presets import load_preset  # noqa: E402
-from styletransfer.transfer import (  # noqa: E402
+from styletransfer.styles import (  # noqa: E402
     analyse_styles,
-    analysis_grid,
     concatenate,
     mosaic_sources,
+    style_frames,
+)
+from styletransfer.transfer import (  # noqa: E402
+    analysis_grid,
     plan_mosaic,
     render_plan,
-    style_frames,
     timbre_gains,
 )
 

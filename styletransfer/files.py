@@ -29,14 +29,11 @@ from .segments import SegmentAnalysis, is_corpus, read_segments
 from .settings import Settings
 from .sources import Grid, verify
 from .stream import check_block_seconds
+from .styles import analyse_styles, concatenate, matches, mosaic_sources
 from .transfer import (
     ENGINES,
     Progress,
-    analyse_styles,
     analysis_grid,
-    concatenate,
-    matches,
-    mosaic_sources,
     plan_transfer,
     plan_with_recipe,
     render_plan,

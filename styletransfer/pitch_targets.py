@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -116,29 +117,50 @@ def pitch_targets(content_pitches: np.ndarray, content_states: np.ndarray,
     return out
 
 
-def targets_at_pitch(content: Analysis, played: Sequence[Analysis], style: Analysis,
-                     labels: np.ndarray, states: np.ndarray,
+@dataclass(frozen=True)
+class PitchPool:
+    """The style frames that pitch targets average: their unit semitone profiles
+    (`profiles.frame_pitches`), states and log band shapes, active frames only."""
+
+    pitches: np.ndarray
+    labels: np.ndarray
+    shapes: np.ndarray
+
+    @classmethod
+    def of(cls, played: Sequence[Analysis], style: Analysis, labels: np.ndarray) -> PitchPool:
+        """The pool of the style tracks ``played`` (the style and its transposed copies,
+        concatenated in ``style``, their frames' states in ``labels``).
+
+        Examples
+        --------
+        >>> from styletransfer.analysis import analyse
+        >>> a = analyse(np.random.default_rng(0).standard_normal((1, 22050)), 22050, level=5)
+        >>> PitchPool.of([a], a, np.zeros(a.n_frames, int)).pitches.shape
+        (44, 81)
+        """
+        active = np.concatenate([active_frames(a.energy) for a in played])
+        if not active.any():
+            raise ParameterError("the style is silent: give a style with sound in it")
+        pitches = np.vstack([frame_pitches(a.signal, a.sr, a.hop, a.n_frames)
+                             for a in played])[active]
+        return cls(pitches, np.asarray(labels)[active], style.band_shape()[active])
+
+
+def targets_at_pitch(content: Analysis, pool: PitchPool, states: np.ndarray,
                      content_pitches: np.ndarray | None = None) -> np.ndarray:
-    """`pitch_targets` of ``content`` (its frames in ``states``) from the style tracks
-    ``played`` (the style and its transposed copies, concatenated in ``style``, their
-    frames' states in ``labels``); ``content_pitches`` as `profiles.frame_pitches` gives
-    them, computed from ``content.signal`` when not given.
+    """`pitch_targets` of ``content`` (its frames in ``states``) from the style frames of
+    ``pool``; ``content_pitches`` as `profiles.frame_pitches` gives them, computed from
+    ``content.signal`` when not given.
 
     Examples
     --------
     >>> from styletransfer.analysis import analyse
-    >>> rng = np.random.default_rng(0)
-    >>> a = analyse(rng.standard_normal((1, 22050)), 22050, level=5)
-    >>> targets_at_pitch(a, [a], a, np.zeros(a.n_frames, int), np.zeros(a.n_frames, int)).shape
+    >>> a = analyse(np.random.default_rng(0).standard_normal((1, 22050)), 22050, level=5)
+    >>> pool = PitchPool.of([a], a, np.zeros(a.n_frames, int))
+    >>> targets_at_pitch(a, pool, np.zeros(a.n_frames, int)).shape
     (44, 6)
     """
     if content_pitches is None:
         content_pitches = frame_pitches(content.signal, content.sr, content.hop,
                                         content.n_frames)
-    active = np.concatenate([active_frames(a.energy) for a in played])
-    if not active.any():
-        raise ParameterError("the style is silent: give a style with sound in it")
-    pitches = np.vstack([frame_pitches(a.signal, a.sr, a.hop, a.n_frames)
-                         for a in played])[active]
-    return pitch_targets(content_pitches, states, pitches, np.asarray(labels)[active],
-                         style.band_shape()[active])
+    return pitch_targets(content_pitches, states, pool.pitches, pool.labels, pool.shapes)

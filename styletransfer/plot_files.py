@@ -24,7 +24,7 @@ from .errors import ParameterError
 from .files import _plan_content, _plan_paths, _plan_styles, _render
 from .plan import RenderPlan
 from .settings import Settings
-from .transfer import analyse_styles, concatenate
+from .styles import analyse_styles, concatenate
 
 
 def plot_plan_file(plan_path: str | os.PathLike[str], picture: str | os.PathLike[str], *,

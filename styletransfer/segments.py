@@ -156,7 +156,7 @@ def read_segments(model: StyleModel, segments: np.ndarray, *, n_channels: int,
     # transform release the GIL)
     with ThreadPoolExecutor(READERS) as readers:
         parts = [part for parts in readers.map(read, sorted(by_file)) for part in parts]
-    from .transfer import concatenate  # transfer imports this module
+    from .styles import concatenate  # styles imports this module
 
     whole = concatenate(parts)
     return SegmentAnalysis(coeffs=whole.coeffs, sr=whole.sr, wavelet=whole.wavelet,

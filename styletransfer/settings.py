@@ -165,6 +165,32 @@ def field_types() -> dict[str, type]:
             "transpose": int, "onset_jumps": float, "targets": str, "guard_db": float}
 
 
+def needs_chroma(settings: Settings) -> bool:
+    """Whether planning with ``settings`` reads the content's pitch: its pitch classes
+    (chroma), or its semitone profiles where `needs_pitches`.
+
+    Examples
+    --------
+    >>> needs_chroma(Settings(mode="mosaic", pitch=4.0)), needs_chroma(Settings())
+    (True, False)
+    """
+    return needs_pitches(settings) or (
+        (settings.mode == "mosaic" or settings.targets == "frames") and settings.pitch > 0)
+
+
+def needs_pitches(settings: Settings) -> bool:
+    """Whether planning with ``settings`` reads the content's semitone profiles with their
+    octave (`profiles.frame_pitches`: timbre targets that follow the notes) rather than
+    its chroma.
+
+    Examples
+    --------
+    >>> needs_pitches(Settings(targets="pitch")), needs_pitches(Settings(targets="frames"))
+    (True, False)
+    """
+    return settings.mode == "timbre" and settings.targets == "pitch"
+
+
 def _check_range(name: str, value: Any, low: float, high: float, kind: type) -> None:
     flag = "--" + name.replace("_", "-")
     bounds = f"from {_number(low, kind)} to {_number(high, kind)}"

@@ -53,16 +53,16 @@ from .errors import ParameterError
 from .model import StyleModel
 from .paths import regular_file
 from .segments import SegmentAnalysis
-from .settings import Settings
+from .settings import Settings, needs_chroma, needs_pitches
 from .stream_chroma import ChromaStream
 from .stream_render import Rendered, render_nrt_to_file, render_to_file
+from .styles import prepare_style
 from .transfer import (
     Progress,
     analysis_grid,
-    needs_chroma,
-    needs_pitches,
     plan_from_analysis,
     prepared_settings,
+    style_names,
 )
 
 #: Default block length, in seconds of content: memory grows with it, not with the track.
@@ -360,11 +360,17 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
     if progress is not None:
         progress("analysing content")
     grid = GridSettings(settings.wavelet, level, hop, settings.bands_per_octave)
-    found = content_features(reader, grid, blocks=step, chroma=needs_chroma(settings),
-                             octaves=needs_pitches(settings), name=name)
-    planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
-                                 progress=progress, sources=sources,
-                                 content_chroma=found.chroma)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        # the style's side of the plan needs nothing of the content but its grid: it is
+        # prepared while the content is read (its errors still come after the content's)
+        style_side = side.submit(prepare_style, styles, settings=settings, sr=reader.sr,
+                                 level=level, hop=hop, n_channels=reader.n_channels,
+                                 model=model, names=style_names(sources))
+        found = content_features(reader, grid, blocks=step, chroma=needs_chroma(settings),
+                                 octaves=needs_pitches(settings), name=name)
+        planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
+                                     progress=progress, sources=sources,
+                                     content_chroma=found.chroma, side=style_side.result())
     plan, style = planned.plan, planned.style
     exponent = found.exponent
     del found, planned  # planned: the render needs neither the features nor the recipe

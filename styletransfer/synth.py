@@ -297,7 +297,8 @@ def prepare(styles: Sequence[tuple[np.ndarray, int]], *, sr: int | None = None,
     >>> prepare([(style, 22050)]).style.n_channels
     2
     """
-    from .transfer import analyse_styles, analysis_grid, matches
+    from .styles import analyse_styles, matches
+    from .transfer import analysis_grid
 
     settings = (settings or Settings()).checked()
     synth_settings = (synth_settings or SynthSettings()).checked()

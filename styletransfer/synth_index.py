@@ -124,7 +124,7 @@ class StyleIndex:
         more than twice `edge_frames`).
         """
 
-        from .transfer import concatenate
+        from .styles import concatenate
 
         style = concatenate(analyses)
         raw = np.vstack([a.features() for a in analyses])

@@ -16,13 +16,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .analysis import Analysis, analyse, default_hop, default_level
-from .audio import check_audio, resample, to_channels, working_exponent
-from .blocks import WORKERS
+from .audio import check_audio, working_exponent
 from .engine_numpy import render
 from .errors import ParameterError
 from .gains import GUARD_DB as GUARD_DB  # where they used to live
@@ -34,9 +32,10 @@ from .mapping import Mapping, StyleFrames, map_content, search_segments
 from .model import StyleModel
 from .pitch_targets import targets_at_pitch
 from .plan import RenderPlan
-from .profiles import frame_chroma, pitch_classes
-from .segments import SegmentAnalysis, corpus_frame_targets, is_corpus, plan_corpus_mosaic
-from .settings import Settings
+from .profiles import pitch_classes
+from .segments import SegmentAnalysis, corpus_frame_targets, plan_corpus_mosaic
+from .settings import Settings, needs_pitches
+from .styles import StyleSide, analyse_styles, prepare_style
 
 #: Width, in octaves, over which `plan_timbre` smooths band shapes across bands when the
 #: bands are finer than octaves (the spectral envelope, not single partials).
@@ -193,44 +192,20 @@ def prepared_settings(settings: Settings | None, model: StyleModel | None) -> Se
     return settings
 
 
-def needs_chroma(settings: Settings) -> bool:
-    """Whether planning with ``settings`` reads the content's pitch: its pitch classes
-    (chroma), or its semitone profiles where `needs_pitches`.
-
-    Examples
-    --------
-    >>> needs_chroma(Settings(mode="mosaic", pitch=4.0)), needs_chroma(Settings())
-    (True, False)
-    """
-    return needs_pitches(settings) or (
-        (settings.mode == "mosaic" or settings.targets == "frames") and settings.pitch > 0)
-
-
-def needs_pitches(settings: Settings) -> bool:
-    """Whether planning with ``settings`` reads the content's semitone profiles with their
-    octave (`profiles.frame_pitches`: timbre targets that follow the notes) rather than
-    its chroma.
-
-    Examples
-    --------
-    >>> needs_pitches(Settings(targets="pitch")), needs_pitches(Settings(targets="frames"))
-    (True, False)
-    """
-    return settings.mode == "timbre" and settings.targets == "pitch"
-
-
 def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.ndarray, int]], *,
                        settings: Settings | None = None, model: StyleModel | None = None,
                        progress: Progress | None = None,
                        sources: dict[str, object] | None = None,
-                       content_chroma: np.ndarray | None = None) -> Planned:
+                       content_chroma: np.ndarray | None = None,
+                       side: StyleSide | None = None) -> Planned:
     """`plan_with_recipe` for a content already analysed: its coefficients, or only its
     frame features (as `stream.content_features` gives them, for a long content planned
     in bounded memory).
 
     ``content_chroma`` (`frame_chroma` of the content, or its `frame_pitches` where
     `needs_pitches`) is used where pitch is matched; by default it is computed from
-    ``content_analysis.signal``.
+    ``content_analysis.signal``. ``side``: the style side, when `styles.prepare_style`
+    has made it already (with the same settings, model and content grid).
 
     Examples
     --------
@@ -242,49 +217,26 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     True
     """
     settings = prepared_settings(settings, model)
-    sr = content_analysis.sr
-    level, hop = content_analysis.level, content_analysis.hop
     names = dict(sources or {})
     _step(progress, "analysing style")
-    style_analysis = None
-    reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
-    searches = settings.mode == "mosaic" or settings.targets != "states"  # reads style frames
-    # from a corpus, frames are chosen from the model's features, and only those are read
-    corpus = reuse and searches and not styles and is_corpus(model)
-    if (not reuse or searches) and not corpus:
-        if not styles:
-            raise ParameterError("the style model holds no audio and does not match these "
-                                 "settings: learn it again from audio, or give --style audio")
-        style_names = names.get("styles")
-        # a timbre plan plays the content only: the style is measured, never played, and
-        # its channels' energies are summed anyway, so its mono mix serves at half the cost
-        channels = 1 if settings.mode == "timbre" and settings.targets != "states" else (
-            content_analysis.n_channels)
-        style_analysis = analyse_styles(
-            styles, sr=sr, n_channels=channels, settings=settings, level=level, hop=hop,
-            names=[str(n) for n in style_names] if isinstance(style_names, list) else None)
+    if side is None:
+        side = prepare_style(styles, settings=settings, sr=content_analysis.sr,
+                             level=content_analysis.level, hop=content_analysis.hop,
+                             n_channels=content_analysis.n_channels, model=model,
+                             names=style_names(sources))
     _step(progress, "learning style")
-    if not reuse:
-        assert style_analysis is not None
-        model = StyleModel(settings.clusters, seed=settings.seed).fit(style_analysis)
-    assert model is not None
+    model = side.model
     _step(progress, "mapping")
     mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
                           seed=settings.seed)
-    concatenated: Analysis | None = None
-    if searches and not corpus:
-        assert style_analysis is not None
-        played = mosaic_sources(style_analysis, settings.transpose)
-        concatenated = concatenate(played)
-        frames = style_frames(played, model,
-                              pitch=settings.pitch > 0 and not needs_pitches(settings))
     given = names.get("styles")
     source = str(given[0]) if isinstance(given, list) and given else "the style"
+    concatenated = side.style
     recipe: GainRecipe | None = None
-    if corpus and settings.mode == "mosaic":  # no recipe: its strength is fixed
+    if side.corpus and settings.mode == "mosaic":  # no recipe: its strength is fixed
         plan, concatenated = plan_corpus_mosaic(content_analysis, model, mapping, settings,
                                                 source=source, content_chroma=content_chroma)
-    elif corpus:  # frames targets, also for pitch targets: the corpus keeps no pitches
+    elif side.corpus:  # frames targets, also for pitch targets: the corpus keeps no pitches
         if needs_pitches(settings) and content_chroma is not None:
             content_chroma = pitch_classes(content_chroma)
         plan, recipe = _timbre(content_analysis, mapping, settings,
@@ -294,19 +246,17 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     elif settings.mode == "mosaic":
         assert concatenated is not None
         plan, recipe = _mosaic(content_analysis, model, concatenated, mapping, settings,
-                               frames=frames, content_chroma=content_chroma)
-    elif needs_pitches(settings):
-        assert concatenated is not None
+                               frames=side.frames, content_chroma=content_chroma)
+    elif side.pool is not None:
         plan, recipe = _timbre(content_analysis, mapping, settings,
-                               target_shape=targets_at_pitch(
-                                   content_analysis, played, concatenated, frames.labels,
-                                   mapping.states(), content_chroma))
+                               target_shape=targets_at_pitch(content_analysis, side.pool,
+                                                             mapping.states(), content_chroma))
         concatenated = None  # a timbre plan plays the content alone
     elif settings.targets == "frames":
-        assert concatenated is not None
-        segments = search_segments(content_analysis, model, mapping.target_features, frames,
-                                   continuity=settings.continuity, pitch=settings.pitch,
-                                   onset_jumps=settings.onset_jumps,
+        assert concatenated is not None and side.frames is not None
+        segments = search_segments(content_analysis, model, mapping.target_features,
+                                   side.frames, continuity=settings.continuity,
+                                   pitch=settings.pitch, onset_jumps=settings.onset_jumps,
                                    target_chroma=content_chroma)
         plan, recipe = _timbre(content_analysis, mapping, settings,
                                target_shape=concatenated.band_shape()[segments])
@@ -316,9 +266,15 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     plan = dataclasses.replace(_with_records(plan, settings, sources),
                                states=mapping.states(),
                                state_shapes=model.shape_mean_.astype(np.float32))
-    energy = (np.concatenate([a.energy for a in style_analysis])
-              if style_analysis is not None else None)
+    energy = (np.concatenate([a.energy for a in side.analyses])
+              if side.analyses is not None else None)
     return Planned(plan, content_analysis, concatenated, recipe, style_energy=energy)
+
+
+def style_names(sources: dict[str, object] | None) -> list[str] | None:
+    """The style tracks' names in ``sources`` (for messages), if it has them."""
+    given = (sources or {}).get("styles")
+    return [str(n) for n in given] if isinstance(given, list) else None
 
 
 def learn(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int = 1,
@@ -350,94 +306,6 @@ def analysis_grid(settings: Settings, sr: int) -> tuple[int, int]:
     """
     level = settings.levels or default_level(sr)
     return level, default_hop(sr, level)
-
-
-def matches(model: StyleModel, settings: Settings, *, sr: int, level: int, hop: int) -> bool:
-    """Whether ``model`` was learnt at ``sr`` with the settings' wavelet, bands and hop."""
-    return (model.sr_, model.wavelet_, model.level_, model.hop_, model.bands_per_octave_) == (
-        sr, settings.wavelet, level, hop, settings.bands_per_octave)
-
-
-def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_channels: int,
-                   settings: Settings, level: int, hop: int,
-                   names: Sequence[str] | None = None) -> list[Analysis]:
-    """Resample, match channels and analyse each style track (``names`` for messages)."""
-    analyses = []
-    for index, (y, style_sr) in enumerate(styles):
-        name = (names[index] if names is not None and len(names) == len(styles)
-                else f"style {index + 1}")
-        check_audio(y, name=name)
-        y = to_channels(resample(np.ldexp(y, working_exponent(y)), style_sr, sr), n_channels)
-        analyses.append(analyse(y, sr, wavelet=settings.wavelet, level=level, hop=hop,
-                                bands_per_octave=settings.bands_per_octave, name=name))
-    return analyses
-
-
-def concatenate(analyses: Sequence[Analysis]) -> Analysis:
-    """One analysis of several tracks played one after another (frames concatenated)."""
-    if len(analyses) == 1:
-        return analyses[0]
-    first = analyses[0]
-    return Analysis(
-        coeffs=[np.concatenate(bands, axis=1) for bands in zip(*(a.coeffs for a in analyses),
-                                                               strict=True)],
-        sr=first.sr, wavelet=first.wavelet, level=first.level, hop=first.hop,
-        n_samples=sum(a.n_frames for a in analyses) * first.hop,
-        energy=np.concatenate([a.energy for a in analyses]),
-        crest=np.concatenate([a.crest for a in analyses]),
-        signal=np.concatenate([np.pad(a.signal, ((0, 0), (0, a.n_frames * a.hop - a.n_samples)))
-                               for a in analyses], axis=1),
-        bands_per_octave=first.bands_per_octave)
-
-
-def style_frames(analyses: Sequence[Analysis], model: StyleModel, *,
-                 pitch: bool = False) -> StyleFrames:
-    """What `choose_segments` needs of the frames of ``analyses`` (tracks concatenated).
-
-    Frames are labelled with the model's most likely state; with ``pitch``, their chroma
-    (`frame_chroma`) is included.
-    """
-    features = np.vstack([a.features() for a in analyses])
-    labels = model.posteriors(features).argmax(axis=1)
-    track = np.concatenate([np.full(a.n_frames, i) for i, a in enumerate(analyses)])
-    chroma = (np.vstack([frame_chroma(a.signal, a.sr, a.hop, a.n_frames) for a in analyses])
-              if pitch else None)
-    return StyleFrames(features=features, labels=labels, track=track, chroma=chroma)
-
-
-def mosaic_sources(analyses: Sequence[Analysis], transpose: int) -> list[Analysis]:
-    """What a mosaic plays from: the style tracks, then their `transposed_styles` copies.
-
-    A plan's segments index these frames concatenated, so planning and re-rendering a
-    saved plan both build them here.
-    """
-    return [*analyses, *transposed_styles(analyses, transpose)] if transpose else [*analyses]
-
-
-def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Analysis]:
-    """Analyses of the style tracks transposed by -``transpose``..+``transpose`` semitones.
-
-    Each transposition is a resampling (shorter and higher, or longer and lower), so the
-    mosaic can play pitches the style holds only on other notes.
-    """
-    import soxr
-
-    def transposed(job: tuple[int, Analysis]) -> Analysis | None:
-        semitones, a = job
-        ratio = 2.0 ** (semitones / 12.0)
-        y = np.ascontiguousarray(soxr.resample(
-            np.ascontiguousarray(a.signal.T), a.sr * ratio, a.sr, quality="HQ").T)
-        if y.shape[1] < a.hop:
-            return None
-        return analyse(y, a.sr, wavelet=a.wavelet, level=a.level, hop=a.hop,
-                       bands_per_octave=a.bands_per_octave)
-
-    jobs = [(semitones, a) for semitones in range(-transpose, transpose + 1)
-            if semitones not in (0, -6)  # -6 plays the pitch classes of +6
-            for a in analyses]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # numpy, soxr, pywt: no GIL
-        done = list(pool.map(transposed, jobs))
-    return [a for a in done if a is not None]
 
 
 def plan_timbre(content: Analysis, mapping: Mapping, settings: Settings, *,

@@ -85,6 +85,23 @@ def test_bad_style_files(kind: str, clips: dict[str, Path],
     assert not out.exists()
 
 
+@pytest.mark.parametrize("preset", ["balanced", "instrument"])
+def test_a_bad_content_and_a_bad_style_give_one_error(preset: str, clips: dict[str, Path],
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """The style's side of a plan is prepared while the content is read: with faults in
+    both, the one line is still the style's, which is checked as it is read, first."""
+    content = bad_content("nan", clips["dir"])
+    style = clips["dir"] / "silent-style.wav"
+    sf.write(style, np.zeros((22050, 1), dtype=np.float32), 22050)
+    out = clips["dir"] / "out.wav"
+    code, err = run_cli(["run", str(content), "--style", str(style), "-o", str(out),
+                         "--preset", preset], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(style) in err and "silent" in err and str(content) not in err, err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("extra, words", [
     (["--strength", "1.5"], "--strength 1.5 is out of range"),
     (["--strength", "-0.1"], "out of range"),

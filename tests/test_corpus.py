@@ -22,7 +22,8 @@ from styletransfer.neighbours import CellIndex
 from styletransfer.segments import read_segments
 from styletransfer.sources import Grid, read_frames
 from styletransfer.streaming import Shard, fit_states
-from styletransfer.transfer import concatenate, plan_transfer
+from styletransfer.styles import concatenate
+from styletransfer.transfer import plan_transfer
 
 
 def clip(seed: int, seconds: float = 2.5, sr: int = SR, channels: int = 1) -> np.ndarray:
