@@ -51,7 +51,8 @@ class StyleSide:
     played : list of Analysis or None
         Where frames are searched: the tracks, then their transposed copies.
     style : Analysis or None
-        ``played`` concatenated.
+        ``played`` concatenated (their frame features alone for a timbre plan, which
+        measures the style and plays the content).
     frames : StyleFrames or None
         What the search compares of the frames of ``style``.
     pool : PitchPool or None
@@ -101,7 +102,7 @@ def prepare_style(styles: Sequence[tuple[np.ndarray, int]], *, settings: Setting
         return StyleSide(model, analyses, corpus=corpus)
     assert analyses is not None
     played = mosaic_sources(analyses, settings.transpose)
-    style = concatenate(played)
+    style = concatenate(played, coefficients=settings.mode == "mosaic")
     pitched = needs_pitches(settings)
     frames = style_frames(played, model, pitch=settings.pitch > 0 and not pitched)
     pool = PitchPool.of(played, style, frames.labels) if pitched else None
@@ -129,21 +130,36 @@ def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_chann
     return analyses
 
 
-def concatenate(analyses: Sequence[Analysis]) -> Analysis:
-    """One analysis of several tracks played one after another (frames concatenated)."""
-    if len(analyses) == 1:
+def concatenate(analyses: Sequence[Analysis], *, coefficients: bool = True) -> Analysis:
+    """One analysis of several tracks played one after another (frames concatenated); with
+    ``coefficients`` False, of their frame features alone (no bands, no signal), which is
+    all that a plan that measures the style and never plays it reads.
+
+    Examples
+    --------
+    >>> from styletransfer.analysis import analyse
+    >>> a = analyse(np.random.default_rng(0).standard_normal((1, 8192)), 22050, level=4)
+    >>> both = concatenate([a, a], coefficients=False)
+    >>> both.n_frames, both.coeffs[0].shape
+    (32, (1, 0))
+    """
+    if len(analyses) == 1 and coefficients:
         return analyses[0]
     first = analyses[0]
+    if coefficients:
+        coeffs = [np.concatenate(bands, axis=1)
+                  for bands in zip(*(a.coeffs for a in analyses), strict=True)]
+        signal = np.concatenate([np.pad(a.signal, ((0, 0), (0, a.n_frames * a.hop - a.n_samples)))
+                                 for a in analyses], axis=1)
+    else:
+        coeffs = [band[:, :0] for band in first.coeffs]
+        signal = first.signal[:, :0]
     return Analysis(
-        coeffs=[np.concatenate(bands, axis=1) for bands in zip(*(a.coeffs for a in analyses),
-                                                               strict=True)],
-        sr=first.sr, wavelet=first.wavelet, level=first.level, hop=first.hop,
+        coeffs=coeffs, sr=first.sr, wavelet=first.wavelet, level=first.level, hop=first.hop,
         n_samples=sum(a.n_frames for a in analyses) * first.hop,
         energy=np.concatenate([a.energy for a in analyses]),
         crest=np.concatenate([a.crest for a in analyses]),
-        signal=np.concatenate([np.pad(a.signal, ((0, 0), (0, a.n_frames * a.hop - a.n_samples)))
-                               for a in analyses], axis=1),
-        bands_per_octave=first.bands_per_octave)
+        signal=signal, bands_per_octave=first.bands_per_octave)
 
 
 def style_frames(analyses: Sequence[Analysis], model: StyleModel, *,
