@@ -227,7 +227,7 @@ def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
 
 def _chroma(reader: SampleReader, hop: int, blocks: int, exponent: int, octaves: bool,
             stop: threading.Event | None = None) -> np.ndarray:
-    """`stream_chroma.ChromaStream.chroma` of the track scaled by ``2**exponent``; cut
+    """`stream_chroma.ChromaStream.profiles` of the track scaled by ``2**exponent``; cut
     short (its value then unused) once ``stop`` is set."""
     periodic = PeriodicSignal(reader, hop, exponent)
     stream = ChromaStream(reader.sr, hop, -(-reader.n_samples // hop), octaves=octaves)
@@ -238,8 +238,7 @@ def _chroma(reader: SampleReader, hop: int, blocks: int, exponent: int, octaves:
                 return
             yield block
 
-    level = stream.peak(track())
-    return stream.chroma(track(), level)
+    return stream.profiles(track())
 
 
 def check_level(reader: SampleReader, name: str, blocks: int = 1 << 20) -> int:

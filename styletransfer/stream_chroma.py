@@ -4,23 +4,23 @@ bounded memory.
 The mono mix is decimated by a streaming resampler (soxr keeps its state between blocks,
 so the result is the one-shot resampling's, sample for sample), and each frame's FFT is
 taken as soon as its window is complete. The chroma's log compression is relative to the
-loudest bin of the whole track, so the track is read twice: once for that level
-(`ChromaStream.peak`), once for the chroma (`ChromaStream.chroma`).
+loudest bin of the whole track, which is known only at its end: the frames' magnitudes wait
+in an anonymous temporary file (on disk, not in memory) until then, so the track is read
+once.
 
 Examples
 --------
 >>> from styletransfer.profiles import frame_chroma
 >>> y = np.random.default_rng(0).standard_normal((2, 30000)).astype(np.float32)
 >>> stream = ChromaStream(22050, 512, 59)
->>> blocks = [y[:, i: i + 7000] for i in range(0, 30000, 7000)]
->>> level = stream.peak(iter(blocks))
->>> c = stream.chroma(iter(blocks), level)
+>>> c = stream.profiles(y[:, i: i + 7000] for i in range(0, 30000, 7000))
 >>> bool(np.allclose(c, frame_chroma(y, 22050, 512)))
 True
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
@@ -38,21 +38,25 @@ class ChromaStream:
         self.keep, self.profile = profile_matrix(self.rate, self.n_fft, octaves=octaves)
         self.window = np.hanning(self.n_fft).astype(np.float32)
 
-    def peak(self, blocks: Iterator[np.ndarray]) -> float:
-        """The largest magnitude of the track's kept bins (the chroma's reference level)."""
-        top = 0.0
-        for magnitude in self._magnitudes(blocks):
-            if magnitude.size:
-                top = max(top, float(magnitude.max()))
-        return top
-
-    def chroma(self, blocks: Iterator[np.ndarray], peak: float) -> np.ndarray:
+    def profiles(self, blocks: Iterator[np.ndarray]) -> np.ndarray:
         """``(n_frames, 12)`` unit pitch-class profiles (as `profiles.frame_chroma`), or with
-        ``octaves`` the semitone profiles of `profiles.frame_pitches`."""
-        parts = []
-        for magnitude in self._magnitudes(blocks):
-            parts.append(np.log1p(100.0 * magnitude / max(peak, 1e-30)) @ self.profile)
-        return unit_rows(np.concatenate(parts) if parts else np.zeros((0, self.profile.shape[1])))
+        ``octaves`` the semitone profiles of `profiles.frame_pitches`, of the track whose
+        audio ``blocks`` bring in order."""
+        width = self.profile.shape[0]
+        top, counts = 0.0, []
+        with tempfile.TemporaryFile() as spill:
+            for magnitude in self._magnitudes(blocks):
+                if magnitude.size:
+                    top = max(top, float(magnitude.max()))
+                spill.write(np.ascontiguousarray(magnitude, dtype=np.float32).tobytes())
+                counts.append(magnitude.shape[0])
+            spill.seek(0)
+            parts = [np.zeros((0, self.profile.shape[1]))]
+            for count in counts:
+                magnitude = np.frombuffer(spill.read(count * width * 4), dtype=np.float32)
+                parts.append(np.log1p(100.0 * magnitude.reshape(count, width) / max(top, 1e-30))
+                             @ self.profile)
+        return unit_rows(np.concatenate(parts))
 
     def _magnitudes(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         """Kept-bin magnitudes of the frames, in order, as the blocks of audio arrive."""

@@ -99,7 +99,7 @@ def test_streamed_chroma_equals_whole(content_audio: np.ndarray, octaves: bool) 
     y = np.vstack([content_audio, content_audio[:, ::-1]]).astype(np.float32)
     stream = ChromaStream(SR, 512, -(-y.shape[1] // 512), octaves=octaves)
     blocks = [y[:, i: i + 5000] for i in range(0, y.shape[1], 5000)]
-    chroma = stream.chroma(iter(blocks), stream.peak(iter(blocks)))
+    chroma = stream.profiles(iter(blocks))
     whole = (frame_pitches if octaves else frame_chroma)(y, SR, 512)
     assert chroma.shape == whole.shape
     assert np.max(np.abs(chroma - whole)) < 1e-9
