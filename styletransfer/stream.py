@@ -367,12 +367,14 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
                                  model=model, names=style_names(sources))
         found = content_features(reader, grid, blocks=step, chroma=needs_chroma(settings),
                                  octaves=needs_pitches(settings), name=name)
-        planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
-                                     progress=progress, sources=sources,
-                                     content_chroma=found.chroma, side=style_side.result())
+        prepared = style_side.result()
+        del style_side  # the future would keep the style's side through the rendering
+    planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
+                                 progress=progress, sources=sources,
+                                 content_chroma=found.chroma, side=prepared)
     plan, style = planned.plan, planned.style
     exponent = found.exponent
-    del found, planned  # planned: the render needs neither the features nor the recipe
+    del found, planned, prepared  # the render needs no features, recipe or style side
     if progress is not None:
         progress("rendering")
     played = style.localise(plan) if isinstance(style, SegmentAnalysis) else plan

@@ -14,8 +14,8 @@ Examples
 >>> style = np.random.default_rng(0).standard_normal((1, 22050))
 >>> side = prepare_style([(style, 22050)], settings=Settings(clusters=3), sr=22050,
 ...                      level=5, hop=512, n_channels=1)
->>> side.model.n_states, side.played is None
-(3, True)
+>>> side.model.n_states, side.style is None, side.energy.shape[0]
+(3, True, 44)
 """
 
 from __future__ import annotations
@@ -46,13 +46,13 @@ class StyleSide:
     ----------
     model : StyleModel
         The style's states.
-    analyses : list of Analysis or None
-        The style tracks analysed (None: the learnt model serves alone).
-    played : list of Analysis or None
-        Where frames are searched: the tracks, then their transposed copies.
+    energy : np.ndarray or None
+        ``(n_frames, n_bands)`` band energy of the style tracks analysed, one after another
+        (None: the learnt model serves alone), for pictures.
     style : Analysis or None
-        ``played`` concatenated (their frame features alone for a timbre plan, which
-        measures the style and plays the content).
+        Where frames are searched: the tracks, then their transposed copies, concatenated
+        (their frame features alone for a timbre plan, which measures the style and plays
+        the content). Nothing else of the analyses is kept.
     frames : StyleFrames or None
         What the search compares of the frames of ``style``.
     pool : PitchPool or None
@@ -62,8 +62,7 @@ class StyleSide:
     """
 
     model: StyleModel
-    analyses: list[Analysis] | None = None
-    played: list[Analysis] | None = None
+    energy: np.ndarray | None = None
     style: Analysis | None = None
     frames: StyleFrames | None = None
     pool: PitchPool | None = None
@@ -99,14 +98,18 @@ def prepare_style(styles: Sequence[tuple[np.ndarray, int]], *, settings: Setting
         model = StyleModel(settings.clusters, seed=settings.seed).fit(analyses)
     assert model is not None
     if not searches or corpus:
-        return StyleSide(model, analyses, corpus=corpus)
+        return StyleSide(model, _energy(analyses), corpus=corpus)
     assert analyses is not None
     played = mosaic_sources(analyses, settings.transpose)
     style = concatenate(played, coefficients=settings.mode == "mosaic")
     pitched = needs_pitches(settings)
     frames = style_frames(played, model, pitch=settings.pitch > 0 and not pitched)
     pool = PitchPool.of(played, style, frames.labels) if pitched else None
-    return StyleSide(model, analyses, played, style, frames, pool)
+    return StyleSide(model, _energy(analyses), style, frames, pool)
+
+
+def _energy(analyses: Sequence[Analysis] | None) -> np.ndarray | None:
+    return None if analyses is None else np.concatenate([a.energy for a in analyses])
 
 
 def matches(model: StyleModel, settings: Settings, *, sr: int, level: int, hop: int) -> bool:

@@ -266,9 +266,7 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     plan = dataclasses.replace(_with_records(plan, settings, sources),
                                states=mapping.states(),
                                state_shapes=model.shape_mean_.astype(np.float32))
-    energy = (np.concatenate([a.energy for a in side.analyses])
-              if side.analyses is not None else None)
-    return Planned(plan, content_analysis, concatenated, recipe, style_energy=energy)
+    return Planned(plan, content_analysis, concatenated, recipe, style_energy=side.energy)
 
 
 def style_names(sources: dict[str, object] | None) -> list[str] | None:
