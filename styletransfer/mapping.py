@@ -228,7 +228,8 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     n_frames = target_features.shape[0]
     # arrays rather than lists of small arrays: a long track keeps 2k of each per frame
     backpointers = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=np.int32)
-    candidates_per_frame = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=np.int64)
+    index = np.int32 if n_style < 2**31 else np.int64
+    candidates_per_frame = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=index)
     candidates = nearest[0]
     candidate_labels = nearest_labels[0]
     total = local_near[0]

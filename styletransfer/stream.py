@@ -50,6 +50,7 @@ from .blocks import (
     track_blocks,
 )
 from .errors import ParameterError
+from .memory import release_freed
 from .model import StyleModel
 from .paths import regular_file
 from .segments import SegmentAnalysis
@@ -369,12 +370,14 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
                                  octaves=needs_pitches(settings), name=name)
         prepared = style_side.result()
         del style_side  # the future would keep the style's side through the rendering
+    release_freed()  # what the feature pass and the style's analyses left behind
     planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
                                  progress=progress, sources=sources,
                                  content_chroma=found.chroma, side=prepared)
     plan, style = planned.plan, planned.style
     exponent = found.exponent
     del found, planned, prepared  # the render needs no features, recipe or style side
+    release_freed()
     if progress is not None:
         progress("rendering")
     played = style.localise(plan) if isinstance(style, SegmentAnalysis) else plan
@@ -384,4 +387,5 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
     else:
         rendered = render_to_file(played, reader, scratch, exponent=exponent,
                                   blocks=step, style=style)
+    release_freed()  # the blocks' arrays, before the writing pass
     return dataclasses.replace(rendered, plan=plan)  # a corpus plan counts corpus frames

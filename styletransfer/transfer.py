@@ -29,6 +29,7 @@ from .gains import SILENT_ENERGY as SILENT_ENERGY
 from .gains import GainRecipe
 from .gains import band_gains as band_gains
 from .mapping import Mapping, StyleFrames, map_content, search_segments
+from .memory import release_freed
 from .model import StyleModel
 from .pitch_targets import targets_at_pitch
 from .plan import RenderPlan
@@ -229,6 +230,7 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     _step(progress, "mapping")
     mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
                           seed=settings.seed)
+    release_freed()  # the content model's fit, before the search's own arrays
     given = names.get("styles")
     source = str(given[0]) if isinstance(given, list) and given else "the style"
     concatenated = side.style
