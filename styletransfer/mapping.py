@@ -35,6 +35,8 @@ Search = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 SPREAD_RATIO_LIMITS = (0.25, 2.0)
 #: Frames mapped at a time (the per-state temporaries are frames x states x bands).
 _CHUNK_FRAMES = 8192
+#: Content frames searched for their nearest style frames at a time.
+_SEARCH_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -201,20 +203,33 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     np.subtract(frames.features, model.mean_.astype(dtype, copy=False),
                 out=style_z[:, :n_features])
     style_z[:, :n_features] /= model.scale_.astype(dtype, copy=False)
+    scaled_chroma = None
     if with_pitch and target_chroma is not None and frames.chroma is not None:
         # Extra columns whose mean squared distance adds pitch * |c - c'|^2 to the cost.
         scale = float(np.sqrt(pitch * n_features))  # a float keeps float32 chroma float32
         np.multiply(frames.chroma, scale, out=style_z[:, n_features:])
-        target_features = np.hstack([target_features, scale * target_chroma])
+        scaled_chroma = scale * target_chroma
         n_features = style_z.shape[1]
+
+    def targets(rows: slice) -> np.ndarray:
+        """Rows of the targets with their chroma columns (never all at once: an hour of
+        frames would hold both copies)."""
+        part = target_features[rows]
+        return part if scaled_chroma is None else np.hstack([part, scaled_chroma[rows]])
+
     n_style = style_z.shape[0]
     k = int(min(n_candidates, n_style))
     if search is not None:
-        distances, nearest = search(style_z, target_features, k)
+        distances, nearest = search(style_z, targets(slice(None)), k)
     else:
         with single_threaded():
-            distances, nearest = NearestNeighbors(n_neighbors=k).fit(style_z).kneighbors(
-                target_features)
+            index = NearestNeighbors(n_neighbors=k).fit(style_z)
+            # in whole multiples of scikit-learn's 256-row chunks: the same sums as at once
+            found = [index.kneighbors(targets(slice(start, start + _SEARCH_ROWS)))
+                     for start in range(0, target_features.shape[0], _SEARCH_ROWS)]
+            distances = np.concatenate([d for d, _ in found])
+            nearest = np.concatenate([n for _, n in found])
+            del found
     local_near = distances**2 / n_features
     del distances
     labels, track = frames.labels, frames.track
@@ -237,7 +252,9 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     for f in range(1, n_frames):
         leaders = candidates[np.argsort(total, kind="stable")[:k]]
         follow = successor[leaders]
-        follow_cost = np.sum((style_z[follow] - target_features[f]) ** 2, axis=1) / n_features
+        row = (target_features[f] if scaled_chroma is None
+               else np.concatenate((target_features[f], scaled_chroma[f])))
+        follow_cost = np.sum((style_z[follow] - row) ** 2, axis=1) / n_features
         new = np.concatenate([nearest[f], follow])
         new_labels = np.concatenate([nearest_labels[f], labels[follow]])
         new_local = np.concatenate([local_near[f],

@@ -119,12 +119,14 @@ class StyleModel:
             if (other.sr, other.wavelet, other.level, other.hop, other.bands_per_octave) != (
                     first.sr, first.wavelet, first.level, first.hop, first.bands_per_octave):
                 raise ParameterError("style analyses differ in sample rate or wavelet settings")
-        features = np.vstack([a.features() for a in analyses])
+        features = (analyses[0].features() if len(analyses) == 1  # no second copy
+                    else np.vstack([a.features() for a in analyses]))
         shapes = features[:, : first.n_bands]  # the band shapes lead the features
         track = np.concatenate([np.full(a.n_frames, i) for i, a in enumerate(analyses)])
         n_states = int(min(self.n_states, distinct_rows(features, self.n_states)))
         mean, scale = standardisation(features)
-        z = (features - mean) / scale
+        z = features - mean
+        z /= scale  # in place: an hour of content frames holds one copy fewer
 
         # The mixture needs two rows: a one-frame track is fitted as that frame twice.
         rows = z if len(z) > 1 else np.vstack([z, z])

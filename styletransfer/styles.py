@@ -127,7 +127,9 @@ def analyse_styles(styles: Sequence[tuple[np.ndarray, int]], *, sr: int, n_chann
         name = (names[index] if names is not None and len(names) == len(styles)
                 else f"style {index + 1}")
         check_audio(y, name=name)
-        y = to_channels(resample(np.ldexp(y, working_exponent(y)), style_sr, sr), n_channels)
+        exponent = working_exponent(y)  # nearly always 0: then no copy is made
+        y = to_channels(resample(np.ldexp(y, exponent) if exponent else y, style_sr, sr),
+                        n_channels)
         analyses.append(analyse(y, sr, wavelet=settings.wavelet, level=level, hop=hop,
                                 bands_per_octave=settings.bands_per_octave, name=name))
     return analyses

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from styletransfer import RenderPlan, Settings, transfer
 from styletransfer.analysis import analyse
@@ -101,3 +102,33 @@ def test_pitch_options_on_the_command_line(clips: dict[str, Path]) -> None:
     settings = RenderPlan.load(plan).settings
     assert (settings["pitch"], settings["transpose"], settings["onset_jumps"],
             settings["max_boost_db"]) == (2.5, 1, 0.5, 18.0)
+
+
+def test_the_search_in_pieces_chooses_what_it_chose_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nearest style frames are searched a few thousand content frames at a time, with
+    their chroma columns added piece by piece: the segments equal a search of all at once."""
+    from styletransfer import mapping
+    from styletransfer.mapping import StyleFrames, choose_segments
+    from styletransfer.model import StyleModel
+
+    rng = np.random.default_rng(0)
+    model = StyleModel(4).fit([analyse(rng.standard_normal((1, 44100)), 22050)])
+    n_style = model.features_.shape[0]
+    chroma = rng.random((n_style, 12))
+    frames = StyleFrames(features=model.features_, labels=model.labels_, track=model.track_,
+                         chroma=chroma / np.linalg.norm(chroma, axis=1, keepdims=True))
+    target = rng.standard_normal((3000, model.features_.shape[1]))
+    target_chroma = rng.random((3000, 12))
+
+    def chosen() -> np.ndarray:
+        return choose_segments(target, model, frames=frames, target_chroma=target_chroma,
+                               pitch=2.0, continuity=0.7)
+
+    whole = chosen()
+    monkeypatch.setattr(mapping, "_SEARCH_ROWS", 256)
+    pieces = chosen()
+    monkeypatch.setattr(mapping, "_SEARCH_ROWS", 1000)  # not a whole number of chunks
+    assert np.array_equal(pieces, whole)
+    assert np.array_equal(chosen(), whole)
+    assert len(np.unique(whole)) > 10  # a real choice, not one frame throughout
