@@ -6,7 +6,7 @@ in memory), and a 1-minute stereo style (a breathy drone). Then runs the command
 process per preset and length and prints its wall time, CPU time (user + system), the
 real-time factor (audio seconds per wall second, start-up included) and its peak resident
 memory (``ru_maxrss`` of that child alone: a small fresh process starts it, see
-`measure`). The targets are printed for information: the exit code is always 0. The load
+`speed.run_once`). The targets are printed for information: the exit code is always 0. The load
 average before and after is printed, as other work on the machine inflates wall times.
 
 Usage::
@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from speed import SR, Timing
+from speed import SR, Timing, run_once
 
 from styletransfer.demo import MELODY, breathy_drone, plucked_melody
 
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(work)
         style = folder / "style.wav"
         sf.write(style, breathy_drone(SR, seconds=60.0).T, SR, subtype="PCM_24")
-        startup = measure([sys.executable, "-c",
+        startup = run_once([sys.executable, "-c",
                            "import styletransfer.cli, sklearn.mixture, sklearn.neighbors"])
         print(f"start-up only: {startup.wall:.2f} s wall, {startup.rss_mib:.0f} MiB")
         header = (f"{'preset':<9} {'minutes':>7} {'wall s':>8} {'cpu s':>8} {'x real':>7} "
@@ -116,31 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-#: Runs the command given as its arguments and prints its wall seconds, CPU seconds and
-#: peak RSS (KiB). Started fresh and small, it forks the command with nothing of this
-#: benchmark's own memory, which ``ru_maxrss`` would otherwise count.
-MEASURE = """
-import resource, subprocess, sys, time
-started = time.perf_counter()
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
-wall = time.perf_counter() - started
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
-"""
-
-
-def measure(command: list[str]) -> Timing:
-    """Wall and CPU seconds and peak RSS of ``command``, run by a small fresh process."""
-    done = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()}")
-    wall, cpu, rss_kib = done.stdout.split()
-    return Timing(wall=float(wall), cpu=float(cpu), rss_mib=float(rss_kib) / 1024)
-
-
 def _run(content: Path, style: Path, out: Path, preset: str, extra: list[str]) -> Timing:
-    return measure([sys.executable, "-m", "styletransfer", "run", str(content), "--style",
+    return run_once([sys.executable, "-m", "styletransfer", "run", str(content), "--style",
                     str(style), "-o", str(out), "--preset", preset, "--force", "--quiet",
                     *extra])
 

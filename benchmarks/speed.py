@@ -6,10 +6,10 @@ a fresh subprocess for each engine (``--engine numpy``, ``--engine sc``), mode (
 ``--preset balanced``, mosaic: ``--preset mosaic``) and content length. Reports wall time
 (best of ``--repeat``; lengths of 5 minutes or more run once), the real-time factor, the
 child's CPU time (user + system: a busy machine inflates wall time, not this) and its peak
-resident memory (``ru_maxrss`` from ``wait4``, exact for that one child). It also times the
-bare start-up (the interpreter importing the command and scikit-learn, a fixed cost of
-every run) and prints the real-time factor with that cost taken out, which is what longer
-files approach. The last column is the cost per minute of audio (wall time without
+resident memory (``ru_maxrss`` of that child and of its own children, see `run_once`). It
+also times the bare start-up (the interpreter importing the command and scikit-learn, a
+fixed cost of every run) and prints the real-time factor with that cost taken out, which
+is what longer files approach. The last column is the cost per minute of audio (wall time without
 start-up, divided by the minutes) relative to the reference length's (1 minute when
 measured): 1.0 all along means linear growth. With ``--presets`` the other built-in
 presets also run (numpy engine). With ``--plot`` every job also runs with ``--plot
@@ -33,7 +33,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,26 +144,37 @@ def write_content(path: Path, seconds: float) -> None:
     sf.write(path, make_content(seconds).T, SR, subtype="PCM_24")
 
 
-def run_once(command: list[str]) -> Timing:
-    """Run ``command`` in a fresh process; returns its wall and CPU seconds and peak RSS.
+#: Runs the command given as its arguments and prints its wall seconds, CPU seconds and
+#: peak RSS (KiB), or its error output and exit code. Started fresh and small, it starts
+#: the command with nothing of this benchmark's memory: a child started straight from here
+#: would report the benchmark's own resident memory as its peak (Linux carries the peak
+#: of the image it replaced at exec into ``ru_maxrss``), and that held the synthesised
+#: audio.
+MEASURE = """
+import resource, subprocess, sys, time
+started = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+wall = time.perf_counter() - started
+if done.returncode != 0:
+    sys.stderr.write(done.stderr.decode(errors="replace"))
+    sys.exit(done.returncode)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+"""
 
-    ``os.wait4`` reports the resource usage of exactly this child (and any children it
-    waited for, such as scsynth), so earlier runs never leak into the peak as with
-    ``RUSAGE_CHILDREN``.
-    """
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            message = errors.read().decode(errors="replace").strip()
-            raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}): {message}")
+
+def run_once(command: list[str]) -> Timing:
+    """Run ``command`` in a fresh process; returns its wall and CPU seconds and peak RSS
+    (its own and that of the children it waited for, such as scsynth)."""
+    done = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): "
+                           f"{done.stderr.strip()}")
+    wall, cpu, rss_kib = done.stdout.split()
     # Linux reports ru_maxrss in KiB, macOS in bytes.
-    rss_bytes = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
-    return Timing(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mib=rss_bytes / 2**20)
+    rss_bytes = int(rss_kib) if sys.platform == "darwin" else int(rss_kib) * 1024
+    return Timing(wall=float(wall), cpu=float(cpu), rss_mib=rss_bytes / 2**20)
 
 
 def benchmark(job: Job, content: Path, style: Path, out: Path, repeat: int) -> Timing:
