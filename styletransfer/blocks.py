@@ -32,7 +32,7 @@ from .analysis import band_sizes, decompose, packet_depths, synthesise
 from .engine_numpy import crossfade_window
 from .plan import RenderPlan
 
-#: Blocks worked on at once (see `in_order`).
+#: Blocks worked on at once (see `in_order`); `one_block_at_a_time` sets it to 1.
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -397,6 +397,13 @@ def filtered_mean(total: float, head: np.ndarray, tail: np.ndarray, n: int, widt
         else:
             acc += total - suffix[-d] + (-d) * float(head[0])
     return acc / (width * n)
+
+
+def one_block_at_a_time() -> None:
+    """Work on one block at a time in this process (and one style copy at a time): for
+    the worker processes of a batch, which already fill the cores one content each."""
+    global WORKERS
+    WORKERS = 1
 
 
 def in_order(work: Callable[[_Item], _Result], items: Sequence[_Item]) -> Iterator[_Result]:

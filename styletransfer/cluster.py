@@ -236,11 +236,15 @@ _LIMITS: list[object] = []
 
 
 def _one_thread() -> None:
-    """A pool process's numerical libraries on one thread each: the pool's ``jobs``
-    processes already fill the cores (as Dask's worker processes do)."""
+    """A pool process's numerical libraries on one thread each, and its blocks one at a
+    time: the pool's ``jobs`` processes already fill the cores (as Dask's worker
+    processes do)."""
     from threadpoolctl import threadpool_limits
 
+    from .blocks import one_block_at_a_time
+
     _LIMITS.append(threadpool_limits(limits=1))
+    one_block_at_a_time()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import blocks
 from .analysis import Analysis, analyse
 from .audio import check_audio, resample, to_channels, working_exponent
-from .blocks import WORKERS
 from .errors import ParameterError
 from .mapping import StyleFrames
 from .model import StyleModel
@@ -212,6 +212,6 @@ def transposed_styles(analyses: Sequence[Analysis], transpose: int) -> list[Anal
     jobs = [(semitones, a) for semitones in range(-transpose, transpose + 1)
             if semitones not in (0, -6)  # -6 plays the pitch classes of +6
             for a in analyses]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # numpy, soxr, pywt: no GIL
+    with ThreadPoolExecutor(max_workers=blocks.WORKERS) as pool:  # numpy, soxr, pywt: no GIL
         done = list(pool.map(transposed, jobs))
     return [a for a in done if a is not None]
