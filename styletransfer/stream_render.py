@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -52,6 +53,42 @@ class Rendered:
     exponent: int
     blocks: int
     enveloped: bool = False  # the engine has applied the mosaic envelope itself
+    extremes: Extremes | None = None  # of the samples in the file, where they were counted
+
+
+@dataclass(frozen=True)
+class Extremes:
+    """What `write_result` checks of a result: its lowest and highest sample, how many are
+    not finite, and its first sample.
+
+    Examples
+    --------
+    >>> Extremes().add(np.array([[0.5, -2.0]])).add(np.array([[np.nan]]))
+    Extremes(low=-2.0, high=0.5, bad=1, first=0.5)
+    """
+
+    low: float = np.inf
+    high: float = -np.inf
+    bad: int = 0
+    first: float | None = None
+
+    def add(self, y: np.ndarray) -> Extremes:
+        """These extremes and those of the next stretch ``y``."""
+        if not y.size:
+            return self
+        first = float(y.flat[0]) if self.first is None else self.first
+        bad = self.bad + int(y.size - np.count_nonzero(np.isfinite(y)))
+        if bad:  # no extremes of a broken result
+            return Extremes(self.low, self.high, bad, first)
+        return Extremes(min(self.low, float(y.min())), max(self.high, float(y.max())), bad,
+                        first)
+
+    def scaled(self, exponent: int) -> Extremes:
+        """The extremes of the samples times ``2**exponent`` (exact, as each sample's)."""
+        low, high = float(np.ldexp(self.low, exponent)), float(np.ldexp(self.high, exponent))
+        first = None if self.first is None else float(np.ldexp(self.first, exponent))
+        bad = self.bad + int(not np.isfinite(low)) + int(not np.isfinite(high))
+        return Extremes(low, high, bad, first)
 
 
 def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
@@ -78,10 +115,14 @@ def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
             out = render_timbre_block(signal, plan, frames, margin, end - first)
         return out[:, : plan.n_samples - first * hop]
 
+    extremes = Extremes()
     with open(scratch, "wb") as handle:
         for out in in_order(work, grid.blocks()):
-            _write_raw(handle, out)
-    return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks)
+            samples = np.asarray(out, dtype=np.float32)  # as the file holds them
+            _write_raw(handle, samples)
+            extremes = extremes.add(samples)
+    return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks,
+                    extremes=extremes)
 
 
 def render_nrt_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
@@ -193,13 +234,15 @@ def write_result(rendered: Rendered, reader: SampleReader, path: Path, *, subtyp
                  container: str) -> float:
     """Check the result (`audio.check_result`), find its normalisation gain, and write it
     to ``path`` block by block; returns the gain (see `audio.limit_peak`)."""
-    low, high, bad, first = np.inf, -np.inf, 0, 0.0
-    for i, y in enumerate(finished_blocks(rendered, reader)):
-        bad += int(y.size - np.count_nonzero(np.isfinite(y)))
-        if bad:
-            continue
-        low, high = min(low, float(y.min())), max(high, float(y.max()))
-        first = float(y.flat[0]) if i == 0 else first
+    plan = rendered.plan
+    counted = rendered.extremes
+    if counted is not None and not (plan.mode == "mosaic" and plan.envelope > 0):
+        extremes = counted.scaled(-rendered.exponent)  # the file's samples are the result's
+    else:  # read the finished result once for its checks
+        extremes = Extremes()
+        for y in finished_blocks(rendered, reader):
+            extremes = extremes.add(y)
+    low, high, bad, first = extremes.low, extremes.high, extremes.bad, extremes.first or 0.0
     if bad:
         raise InternalError(f"the result holds {bad} NaN or infinite samples: nothing was "
                             "written")
@@ -213,13 +256,20 @@ def write_result(rendered: Rendered, reader: SampleReader, path: Path, *, subtyp
         raise ParameterError(f"the result peaks at {20 * np.log10(peak):.0f} dBFS, below "
                              f"what {bits}-bit samples hold: nothing was written; use "
                              "--subtype float")
-    plan = rendered.plan
     fmt = "FLAC" if container.lower() == ".flac" else "WAV"
     try:
         with sf.SoundFile(str(path), "w", samplerate=plan.sr, channels=plan.n_channels,
-                          subtype=subtype, format=fmt) as out:
+                          subtype=subtype, format=fmt) as out, \
+                ThreadPoolExecutor(max_workers=1) as writer:
+            # libsndfile converts and writes one block while the next is read and scaled
+            pending: Future[None] | None = None
             for y in finished_blocks(rendered, reader):
-                out.write((y * gain if gain != 1.0 else y).T)
+                frames = np.ascontiguousarray((y * gain if gain != 1.0 else y).T)
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(out.write, frames)
+            if pending is not None:
+                pending.result()
     except sf.LibsndfileError as exc:
         if audio.shutil.disk_usage(path.parent).free < 65536 + 4 * plan.n_channels * 4096:
             raise OSError(audio.errno.ENOSPC, os.strerror(audio.errno.ENOSPC),
