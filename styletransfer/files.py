@@ -26,7 +26,7 @@ from .model import StyleModel
 from .plan import RenderPlan
 from .presets import load_preset
 from .segments import SegmentAnalysis, is_corpus, read_segments
-from .settings import Settings
+from .settings import Settings, searches_style_frames
 from .sources import Grid, verify
 from .stream import check_block_seconds
 from .styles import analyse_styles, concatenate, matches, mosaic_sources
@@ -411,7 +411,7 @@ def _settings_and_styles(settings: Settings, sr: int, styles: Sequence[str | os.
         level, hop = analysis_grid(settings, sr)
         other_states = (settings.clusters, settings.seed) != (model.n_states, model.seed)
         usable = not other_states and matches(model, settings, sr=sr, level=level, hop=hop)
-        searches = settings.mode == "mosaic" or settings.targets != "states"  # style frames
+        searches = searches_style_frames(settings)
         if not style_audio and is_corpus(model) and not (
                 usable and (not searches or not settings.transpose)):
             style_audio = _indexed_audio(model, str(styles[0]))

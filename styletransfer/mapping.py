@@ -223,9 +223,9 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
         distances, nearest = search(style_z, targets(slice(None)), k)
     else:
         with single_threaded():
-            index = NearestNeighbors(n_neighbors=k).fit(style_z)
+            neighbours = NearestNeighbors(n_neighbors=k).fit(style_z)
             # in whole multiples of scikit-learn's 256-row chunks: the same sums as at once
-            found = [index.kneighbors(targets(slice(start, start + _SEARCH_ROWS)))
+            found = [neighbours.kneighbors(targets(slice(start, start + _SEARCH_ROWS)))
                      for start in range(0, target_features.shape[0], _SEARCH_ROWS)]
             distances = np.concatenate([d for d, _ in found])
             nearest = np.concatenate([n for _, n in found])
@@ -243,8 +243,8 @@ def choose_segments(target_features: np.ndarray, model: StyleModel, *, continuit
     n_frames = target_features.shape[0]
     # arrays rather than lists of small arrays: a long track keeps 2k of each per frame
     backpointers = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=np.int32)
-    index = np.int32 if n_style < 2**31 else np.int64
-    candidates_per_frame = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=index)
+    index_type = np.int32 if n_style < 2**31 else np.int64
+    candidates_per_frame = np.zeros((max(n_frames - 1, 0), 2 * k), dtype=index_type)
     candidates = nearest[0]
     candidate_labels = nearest_labels[0]
     total = local_near[0]

@@ -165,6 +165,18 @@ def field_types() -> dict[str, type]:
             "transpose": int, "onset_jumps": float, "targets": str, "guard_db": float}
 
 
+def searches_style_frames(settings: Settings) -> bool:
+    """Whether planning with ``settings`` reads the style's own frames (a mosaic, frames or
+    pitch targets), not only its states.
+
+    Examples
+    --------
+    >>> searches_style_frames(Settings()), searches_style_frames(Settings(targets="pitch"))
+    (False, True)
+    """
+    return settings.mode == "mosaic" or settings.targets != "states"
+
+
 def needs_chroma(settings: Settings) -> bool:
     """Whether planning with ``settings`` reads the content's pitch: its pitch classes
     (chroma), or its semitone profiles where `needs_pitches`.

@@ -55,6 +55,12 @@ class Rendered:
     enveloped: bool = False  # the engine has applied the mosaic envelope itself
     extremes: Extremes | None = None  # of the samples in the file, where they were counted
 
+    @property
+    def envelope_pending(self) -> bool:
+        """Whether the last pass still gives a mosaic the content's envelope: the file's
+        samples are then not yet the result's."""
+        return self.plan.mode == "mosaic" and self.plan.envelope > 0 and not self.enveloped
+
 
 @dataclass(frozen=True)
 class Extremes:
@@ -174,7 +180,7 @@ def finished_blocks(rendered: Rendered, reader: SampleReader) -> Iterator[np.nda
     scaled back), before normalisation."""
     plan = rendered.plan
     n, step = plan.n_samples, rendered.blocks * plan.hop
-    envelope = plan.mode == "mosaic" and plan.envelope > 0 and not rendered.enveloped
+    envelope = rendered.envelope_pending
     width = max(1, plan.hop // 8)
     means = _envelope_means(rendered, reader, width) if envelope else (0.0, 0.0)
     periodic = PeriodicSignal(reader, plan.hop, rendered.exponent)
@@ -236,7 +242,7 @@ def write_result(rendered: Rendered, reader: SampleReader, path: Path, *, subtyp
     to ``path`` block by block; returns the gain (see `audio.limit_peak`)."""
     plan = rendered.plan
     counted = rendered.extremes
-    if counted is not None and not (plan.mode == "mosaic" and plan.envelope > 0):
+    if counted is not None and not rendered.envelope_pending:
         extremes = counted.scaled(-rendered.exponent)  # the file's samples are the result's
     else:  # read the finished result once for its checks
         extremes = Extremes()

@@ -35,7 +35,7 @@ from .model import StyleModel
 from .pitch_targets import PitchPool
 from .profiles import frame_chroma
 from .segments import is_corpus
-from .settings import Settings, needs_pitches
+from .settings import Settings, needs_pitches, searches_style_frames
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def prepare_style(styles: Sequence[tuple[np.ndarray, int]], *, settings: Setting
     analysed where frames are searched, except in a corpus model kept without its audio.
     """
     reuse = model is not None and matches(model, settings, sr=sr, level=level, hop=hop)
-    searches = settings.mode == "mosaic" or settings.targets != "states"  # reads style frames
+    searches = searches_style_frames(settings)
     # from a corpus, frames are chosen from the model's features, and only those are read
     corpus = reuse and searches and not styles and is_corpus(model)
     analyses = None
@@ -89,8 +89,7 @@ def prepare_style(styles: Sequence[tuple[np.ndarray, int]], *, settings: Setting
                                  "settings: learn it again from audio, or give --style audio")
         # a timbre plan plays the content only: the style is measured, never played, and
         # its channels' energies are summed anyway, so its mono mix serves at half the cost
-        channels = 1 if settings.mode == "timbre" and settings.targets != "states" else (
-            n_channels)
+        channels = 1 if settings.mode == "timbre" and searches else n_channels
         analyses = analyse_styles(styles, sr=sr, n_channels=channels, settings=settings,
                                   level=level, hop=hop, names=names)
     if not reuse:

@@ -218,21 +218,20 @@ def plan_from_analysis(content_analysis: Analysis, styles: Sequence[tuple[np.nda
     True
     """
     settings = prepared_settings(settings, model)
-    names = dict(sources or {})
+    names = style_names(sources)
     _step(progress, "analysing style")
     if side is None:
         side = prepare_style(styles, settings=settings, sr=content_analysis.sr,
                              level=content_analysis.level, hop=content_analysis.hop,
                              n_channels=content_analysis.n_channels, model=model,
-                             names=style_names(sources))
+                             names=names)
     _step(progress, "learning style")
     model = side.model
     _step(progress, "mapping")
     mapping = map_content(content_analysis, model, smoothing=settings.smoothing,
                           seed=settings.seed)
     release_freed()  # the content model's fit, before the search's own arrays
-    given = names.get("styles")
-    source = str(given[0]) if isinstance(given, list) and given else "the style"
+    source = names[0] if names else "the style"
     concatenated = side.style
     recipe: GainRecipe | None = None
     if side.corpus and settings.mode == "mosaic":  # no recipe: its strength is fixed
