@@ -268,19 +268,24 @@ def gain_curve_at(frame_gains: np.ndarray, frames: np.ndarray, per_frame: int) -
 
 
 def render_timbre_block(signal: np.ndarray, plan: RenderPlan, frames: np.ndarray,
-                        margin: int, count: int) -> np.ndarray:
+                        margin: int, count: int,
+                        unshifted: list[np.ndarray] | None = None) -> np.ndarray:
     """The ``count`` core frames of a timbre (or identity) rendering of a block.
 
     ``signal`` is the periodic signal over the block's frames with margins, plus
     ``plan.shifts - 1`` samples before them; ``frames`` the block's frame numbers
     (`frame_indices`). Each shift renders the signal rotated as `engine_numpy` does.
+    ``unshifted``, the bands of the unrotated signal over ``frames`` (their core
+    coefficients exact, as a `coefficient_store.CoefficientStore` keeps them), spares
+    their transform.
     """
     sizes = band_sizes(plan.hop, plan.level, plan.bands_per_octave)
     length = frames.size * plan.hop
     extra = plan.shifts - 1
 
     def coeffs(shift: int) -> list[np.ndarray]:
-        bands = block_bands(signal[:, extra - shift: extra - shift + length], plan)
+        bands = (unshifted if shift == 0 and unshifted is not None
+                 else block_bands(signal[:, extra - shift: extra - shift + length], plan))
         return [band * gain_curve_at(plan.gains[:, b].astype(band.dtype), frames, m)[None, :]
                 for b, (band, m) in enumerate(zip(bands, sizes, strict=True))]
 

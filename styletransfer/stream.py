@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
@@ -49,6 +50,7 @@ from .blocks import (
     in_order,
     track_blocks,
 )
+from .coefficient_store import CoefficientStore
 from .errors import ParameterError
 from .memory import release_freed
 from .model import StyleModel
@@ -170,22 +172,25 @@ def check_block_seconds(seconds: float | None) -> float:
 
 @dataclass(frozen=True)
 class ContentFeatures:
-    """What pass 1 found: the features-only analysis, the level exponent, the chroma."""
+    """What pass 1 found: the features-only analysis, the level exponent, the chroma, and
+    the coefficients where they were kept (the caller closes the store)."""
 
     analysis: Analysis
     exponent: int
     chroma: np.ndarray | None
+    coefficients: CoefficientStore | None = None
 
 
 def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
                      chroma: bool = False, octaves: bool = False,
-                     name: str = "content") -> ContentFeatures:
+                     keep_coefficients: bool = False, name: str = "content") -> ContentFeatures:
     """Pass 1: check the content and gather its frame features block by block.
 
     The returned `Analysis` holds energies and crest factors but no coefficients (its
     bands are empty) and no signal: enough for mapping and planning. With ``chroma``, the
     content's `profiles.frame_chroma` is gathered too (with ``octaves``, its
-    `profiles.frame_pitches`).
+    `profiles.frame_pitches`). With ``keep_coefficients``, the core coefficients of every
+    block are kept for the rendering (`coefficient_store`).
     """
     check_bands_per_octave(grid.bands_per_octave)
     if reader.n_samples < grid.hop:
@@ -205,17 +210,24 @@ def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
         unscaled = (side.submit(_chroma, reader, grid.hop, blocks, 0, octaves, stop)
                     if chroma else None)
         try:
-            stats, exponent = _feature_pass(reader, grid, blocks, 0, name)
+            stats, exponent, store = _feature_pass(reader, grid, blocks, 0, name,
+                                                   keep_coefficients)
             if stats is None:
-                stats, _ = _feature_pass(reader, grid, blocks, exponent, name)
+                stats, _, store = _feature_pass(reader, grid, blocks, exponent, name,
+                                                keep_coefficients)
                 assert stats is not None
         except BaseException:
             stop.set()
             raise
         values = None
         if unscaled is not None:
-            values = (unscaled.result() if exponent == 0
-                      else _chroma(reader, grid.hop, blocks, exponent, octaves))
+            try:
+                values = (unscaled.result() if exponent == 0
+                          else _chroma(reader, grid.hop, blocks, exponent, octaves))
+            except BaseException:
+                if store is not None:
+                    store.close()
+                raise
     sizes = band_sizes(grid.hop, grid.level, grid.bands_per_octave)
     empty = [np.zeros((reader.n_channels, 0), dtype=np.float32) for _ in sizes]
     analysis = Analysis(coeffs=empty, sr=reader.sr, wavelet=grid.wavelet, level=grid.level,
@@ -223,7 +235,8 @@ def content_features(reader: SampleReader, grid: GridSettings, *, blocks: int,
                         crest=stats.crest(sizes),
                         signal=np.zeros((reader.n_channels, 0), dtype=np.float32),
                         bands_per_octave=grid.bands_per_octave)
-    return ContentFeatures(analysis=analysis, exponent=exponent, chroma=values)
+    return ContentFeatures(analysis=analysis, exponent=exponent, chroma=values,
+                           coefficients=store)
 
 
 def _chroma(reader: SampleReader, hop: int, blocks: int, exponent: int, octaves: bool,
@@ -289,15 +302,19 @@ class _Level:
 
 
 def _feature_pass(reader: SampleReader, grid: GridSettings, blocks: int, exponent: int,
-                  name: str) -> tuple[FrameStats | None, int]:
+                  name: str, keep_coefficients: bool = False
+                  ) -> tuple[FrameStats | None, int, CoefficientStore | None]:
     """Frame features, and the level checks when ``exponent`` is 0. Features are given up
-    (None) when the track turns out to need scaling: then the pass runs again, scaled."""
+    (None) when the track turns out to need scaling: then the pass runs again, scaled.
+    With ``keep_coefficients``, the coefficients too (None when the features are)."""
     shape = BlockGrid(reader.n_samples, grid.hop, grid.level, grid.wavelet, blocks,
                       grid.bands_per_octave)
     sizes = band_sizes(grid.hop, grid.level, grid.bands_per_octave)
     periodic = PeriodicSignal(reader, grid.hop, exponent)
     margin, hop = shape.analysis_margin, grid.hop
     loud = threading.Event()  # a block too loud to square unscaled: features are given up
+    store = (CoefficientStore(grid, n_channels=reader.n_channels, n_frames=shape.n_frames,
+                              exponent=exponent) if keep_coefficients else None)
 
     def work(block: tuple[int, int]) -> tuple[_Level | None, FrameStats | None]:
         first, end = block
@@ -310,23 +327,34 @@ def _feature_pass(reader: SampleReader, grid: GridSettings, blocks: int, exponen
                 loud.set()
         if loud.is_set():
             return level, None
-        return level, block_frame_stats(block_bands(signal, grid), sizes, margin, end - first)
+        bands = block_bands(signal, grid)
+        if store is not None:
+            store.put(first, bands, margin=margin, count=end - first)
+        return level, block_frame_stats(bands, sizes, margin, end - first)
 
     stats: FrameStats | None = FrameStats.empty(shape.n_frames, len(sizes))
     total = _Level()
-    for (first, _), (level, found) in zip(shape.blocks(), in_order(work, shape.blocks()),
-                                          strict=True):
-        if level is not None:
-            total.merge(level)
-        if found is None or stats is None:
-            stats = None
-        else:
-            stats.put(first, found)
-    if exponent == 0:
-        exponent = total.finish(name)
-        if exponent != 0:
-            stats = None
-    return stats, exponent
+    try:
+        for (first, _), (level, found) in zip(shape.blocks(), in_order(work, shape.blocks()),
+                                              strict=True):
+            if level is not None:
+                total.merge(level)
+            if found is None or stats is None:
+                stats = None
+            else:
+                stats.put(first, found)
+        if exponent == 0:
+            exponent = total.finish(name)
+            if exponent != 0:
+                stats = None
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    if stats is None and store is not None:
+        store.close()
+        store = None
+    return stats, exponent, store
 
 
 def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int]],
@@ -366,26 +394,36 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
         style_side = side.submit(prepare_style, styles, settings=settings, sr=reader.sr,
                                  level=level, hop=hop, n_channels=reader.n_channels,
                                  model=model, names=style_names(sources))
+        # a timbre rendering by the numpy engine transforms the same blocks again for its
+        # unshifted coefficients: the feature pass keeps them for it
         found = content_features(reader, grid, blocks=step, chroma=needs_chroma(settings),
-                                 octaves=needs_pitches(settings), name=name)
-        prepared = style_side.result()
+                                 octaves=needs_pitches(settings), name=name,
+                                 keep_coefficients=engine != "sc" and settings.mode != "mosaic")
+        store = found.coefficients
+        try:
+            prepared = style_side.result()
+        except BaseException:
+            if store is not None:
+                store.close()
+            raise
         del style_side  # the future would keep the style's side through the rendering
-    release_freed()  # what the feature pass and the style's analyses left behind
-    planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
-                                 progress=progress, sources=sources,
-                                 content_chroma=found.chroma, side=prepared)
-    plan, style = planned.plan, planned.style
-    exponent = found.exponent
-    del found, planned, prepared  # the render needs no features, recipe or style side
-    release_freed()
-    if progress is not None:
-        progress("rendering")
-    played = style.localise(plan) if isinstance(style, SegmentAnalysis) else plan
-    if engine == "sc":
-        rendered = render_nrt_to_file(played, reader, scratch, exponent=exponent,
-                                      blocks=step, style=style, keep_score=keep_score)
-    else:
-        rendered = render_to_file(played, reader, scratch, exponent=exponent,
-                                  blocks=step, style=style)
+    with store if store is not None else contextlib.nullcontext():
+        release_freed()  # what the feature pass and the style's analyses left behind
+        planned = plan_from_analysis(found.analysis, styles, settings=settings, model=model,
+                                     progress=progress, sources=sources,
+                                     content_chroma=found.chroma, side=prepared)
+        plan, style = planned.plan, planned.style
+        exponent = found.exponent
+        del found, planned, prepared  # the render needs no features, recipe or style side
+        release_freed()
+        if progress is not None:
+            progress("rendering")
+        played = style.localise(plan) if isinstance(style, SegmentAnalysis) else plan
+        if engine == "sc":
+            rendered = render_nrt_to_file(played, reader, scratch, exponent=exponent,
+                                          blocks=step, style=style, keep_score=keep_score)
+        else:
+            rendered = render_to_file(played, reader, scratch, exponent=exponent,
+                                      blocks=step, style=style, coefficients=store)
     release_freed()  # the blocks' arrays, before the writing pass
     return dataclasses.replace(rendered, plan=plan)  # a corpus plan counts corpus frames

@@ -38,6 +38,7 @@ from .blocks import (
     render_timbre_block,
     track_blocks,
 )
+from .coefficient_store import CoefficientStore
 from .engine_numpy import require_analysis
 from .errors import EngineError, InternalError, ParameterError
 from .plan import RenderPlan
@@ -98,14 +99,19 @@ class Extremes:
 
 
 def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
-                   exponent: int, blocks: int, style: Analysis | None = None) -> Rendered:
+                   exponent: int, blocks: int, style: Analysis | None = None,
+                   coefficients: CoefficientStore | None = None) -> Rendered:
     """Render ``plan`` block by block from the content in ``reader`` (and the style, in
-    memory, for a mosaic) into ``scratch`` (float32, interleaved)."""
+    memory, for a mosaic) into ``scratch`` (float32, interleaved); a timbre rendering
+    takes its unshifted coefficients from ``coefficients`` where it `serves` the plan.
+    """
     grid = BlockGrid(plan.n_samples, plan.hop, plan.level, plan.wavelet, blocks,
                      plan.bands_per_octave)
     margin, hop = grid.margin, plan.hop
     periodic = PeriodicSignal(reader, hop, exponent)
     source = None
+    if coefficients is not None and not coefficients.serves(plan, exponent):
+        coefficients = None
     if plan.mode == "mosaic":
         style = require_analysis(style, plan, "style", frames=None)
         source = MosaicSource(plan, style.coeffs, style.signal)
@@ -118,7 +124,8 @@ def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
         else:
             extra = plan.shifts - 1
             signal = periodic.take((first - margin) * hop - extra, (end + margin) * hop)
-            out = render_timbre_block(signal, plan, frames, margin, end - first)
+            unshifted = None if coefficients is None else coefficients.bands(frames)
+            out = render_timbre_block(signal, plan, frames, margin, end - first, unshifted)
         return out[:, : plan.n_samples - first * hop]
 
     extremes = Extremes()

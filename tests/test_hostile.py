@@ -121,7 +121,7 @@ def test_a_faulty_result_is_never_written(fault: object, clips: dict[str, Path],
     """Should the engine ever produce NaN, inf or a constant: exit 1, nothing written."""
     import styletransfer.stream_render as stream_render
 
-    def broken(signal, plan, frames, margin, count):  # type: ignore[no-untyped-def]
+    def broken(signal, plan, frames, margin, count, unshifted=None):  # type: ignore[no-untyped-def]
         y = np.full((plan.n_channels, count * plan.hop), 0.5, dtype=np.float32)
         if fault != "dc":
             y[:, ::3] = fault

@@ -18,7 +18,7 @@ from styletransfer.profiles import frame_chroma, frame_pitches
 from styletransfer.stream import ArrayReader, FileReader, transfer_blocks
 from styletransfer.stream_chroma import ChromaStream
 from styletransfer.stream_render import finished_blocks
-from styletransfer.transfer import transfer
+from styletransfer.transfer import analysis_grid, transfer
 
 SR = 22050
 
@@ -56,6 +56,35 @@ def test_blocks_equal_whole_file(preset: str, stereo: np.ndarray, style_audio: n
         if edges.size:  # around the seams themselves
             near = (edges[:, None] + np.arange(-4, 4)).ravel()
             assert np.max(np.abs(out[:, near] - whole[:, near])) < 1e-6 * np.max(np.abs(whole))
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0**24])
+def test_the_rendering_reads_the_coefficients_the_feature_pass_kept(
+        scale: float, stereo: np.ndarray, style_audio: np.ndarray, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every block's unshifted coefficients come from the feature pass (of a track so loud
+    that it is read twice, from the second pass), and the result is the one the rendering
+    makes when it transforms the blocks again."""
+    from styletransfer.coefficient_store import CoefficientStore
+
+    y, style = (stereo * np.float32(scale)), style_audio.astype(np.float32)
+    reads: list[int] = []
+    bands = CoefficientStore.bands
+
+    def counted(store: CoefficientStore, frames: np.ndarray) -> list[np.ndarray]:
+        reads.append(int(frames[0]))
+        return bands(store, frames)
+
+    monkeypatch.setattr(CoefficientStore, "bands", counted)
+    kept, _ = _streamed(y, style, "instrument", 7, tmp_path)
+    _, hop = analysis_grid(load_preset("instrument").settings, SR)
+    n_frames = -(-y.shape[1] // hop)
+    n_blocks = -(-n_frames // 7)
+    assert len(reads) == n_blocks
+    monkeypatch.setattr(CoefficientStore, "serves", lambda *_: False)
+    again, _ = _streamed(y, style, "instrument", 7, tmp_path)
+    assert len(reads) == n_blocks
+    assert np.max(np.abs(kept - again)) <= 1e-6 * np.max(np.abs(again))
 
 
 def test_one_block_file_and_short_blocks_of_a_mono_file(content_audio: np.ndarray,
