@@ -424,13 +424,16 @@ def diagonal_gmm_posteriors(z: np.ndarray, means: np.ndarray, variances: np.ndar
     >>> p.round(3).tolist()
     [[1.0, 0.0]]
     """
+    # the squared distance (z - mean)^2 / variance, expanded: products of matrices
+    precision = 1.0 / variances
+    scaled_means = means * precision
+    constant = (np.log(weights) - 0.5 * np.sum(means * scaled_means + np.log(2 * np.pi * variances),
+                                              axis=1))
     log_p = np.empty((z.shape[0], means.shape[0]))
-    for start in range(0, z.shape[0], _CHUNK_ROWS):  # rows x states x features at a time
-        rows = slice(start, start + _CHUNK_ROWS)
-        diff = z[rows, None, :] - means[None, :, :]
-        log_p[rows] = (-0.5 * np.sum(diff * diff / variances[None]
-                                     + np.log(2 * np.pi * variances[None]), axis=2)
-                       + np.log(weights)[None, :])
+    for start in range(0, z.shape[0], _CHUNK_ROWS):  # bounded temporaries
+        rows = z[start: start + _CHUNK_ROWS]
+        log_p[start: start + _CHUNK_ROWS] = (rows @ scaled_means.T
+                                             - 0.5 * ((rows * rows) @ precision.T) + constant)
     log_p -= log_p.max(axis=1, keepdims=True)
     p = np.exp(log_p)
     return np.asarray(p / p.sum(axis=1, keepdims=True))
