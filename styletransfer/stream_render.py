@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,11 +129,16 @@ def render_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
         return out[:, : plan.n_samples - first * hop]
 
     extremes = Extremes()
-    with open(scratch, "wb") as handle:
+
+    def rendered() -> Iterator[np.ndarray]:
+        nonlocal extremes
         for out in in_order(work, grid.blocks()):
             samples = np.asarray(out, dtype=np.float32)  # as the file holds them
-            _write_raw(handle, samples)
             extremes = extremes.add(samples)
+            yield samples
+
+    with open(scratch, "wb") as handle:
+        write_behind(lambda samples: _write_raw(handle, samples), rendered())
     return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks,
                     extremes=extremes)
 
@@ -170,6 +175,28 @@ def render_nrt_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
                 data = rendered.read(min(step, n - first), dtype="float32", always_2d=True)
                 _write_raw(handle, data[:, : plan.n_channels].T)
     return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks, enveloped=True)
+
+
+def write_behind(write: Callable[[np.ndarray], object], blocks: Iterable[np.ndarray]) -> None:
+    """``write(block)`` for every block in order, each in a thread while the next one is
+    made (file writes release the GIL, and a write the system holds back stalls no
+    computation), one block waiting at most.
+
+    Examples
+    --------
+    >>> done = []
+    >>> write_behind(done.append, (np.full(2, i) for i in range(3)))
+    >>> [int(block[0]) for block in done]
+    [0, 1, 2]
+    """
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[object] | None = None
+        for block in blocks:
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write, block)
+        if pending is not None:
+            pending.result()
 
 
 def _write_raw(handle: BinaryIO, y: np.ndarray) -> None:
@@ -272,17 +299,10 @@ def write_result(rendered: Rendered, reader: SampleReader, path: Path, *, subtyp
     fmt = "FLAC" if container.lower() == ".flac" else "WAV"
     try:
         with sf.SoundFile(str(path), "w", samplerate=plan.sr, channels=plan.n_channels,
-                          subtype=subtype, format=fmt) as out, \
-                ThreadPoolExecutor(max_workers=1) as writer:
+                          subtype=subtype, format=fmt) as out:
             # libsndfile converts and writes one block while the next is read and scaled
-            pending: Future[None] | None = None
-            for y in finished_blocks(rendered, reader):
-                frames = np.ascontiguousarray((y * gain if gain != 1.0 else y).T)
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(out.write, frames)
-            if pending is not None:
-                pending.result()
+            write_behind(out.write, (np.ascontiguousarray((y * gain if gain != 1.0 else y).T)
+                                     for y in finished_blocks(rendered, reader)))
     except sf.LibsndfileError as exc:
         if audio.shutil.disk_usage(path.parent).free < 65536 + 4 * plan.n_channels * 4096:
             raise OSError(audio.errno.ENOSPC, os.strerror(audio.errno.ENOSPC),
