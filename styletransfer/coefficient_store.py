@@ -21,9 +21,11 @@ Examples
 >>> y = np.random.default_rng(0).standard_normal((2, 640)).astype(np.float32)
 >>> bands = decompose(y, wavelet="db4", level=3, hop=64)
 >>> with CoefficientStore(grid, n_channels=2, n_frames=10, exponent=0) as store:
-...     store.put(0, bands, margin=0, count=10)
+...     store.write(0, store.pack(bands, margin=0, count=10))
 ...     back = store.bands(np.array([8, 9, 0, 1]))
->>> bool(np.array_equal(back[0], np.concatenate([bands[0][:, 8:], bands[0][:, :2]], axis=1)))
+>>> m = 64 // 2**3  # coefficients per frame in the lowest band
+>>> bool(np.array_equal(back[0], np.concatenate([bands[0][:, 8 * m:], bands[0][:, : 2 * m]],
+...                                             axis=1)))
 True
 """
 
@@ -62,15 +64,20 @@ class CoefficientStore:
         self._frame_bytes = self.n_channels * grid.hop * 4
         self._file = tempfile.TemporaryFile()
 
-    def put(self, first: int, bands: list[np.ndarray], *, margin: int, count: int) -> None:
-        """Keep the ``count`` core frames, from frame ``first`` on, of a block's ``bands``
-        (`blocks.block_bands` of the block read with ``margin`` frames on each side)."""
+    def pack(self, bands: list[np.ndarray], *, margin: int, count: int) -> np.ndarray:
+        """The ``count`` core frames of a block's ``bands`` (`blocks.block_bands` of the
+        block read with ``margin`` frames on each side), laid out as the file holds them."""
         frames = np.empty((count, self.n_channels, self.grid.hop), dtype=np.float32)
         for band, m, offset in zip(bands, self.sizes, self.offsets, strict=False):
             core = band[:, margin * m: (margin + count) * m]
             frames[:, :, offset: offset + m] = core.reshape(self.n_channels, count, m
                                                             ).transpose(1, 0, 2)
-        os.pwrite(self._file.fileno(), frames.tobytes(), first * self._frame_bytes)
+        return frames
+
+    def write(self, first: int, frames: np.ndarray) -> None:
+        """Keep ``frames`` (made by `pack`), the frames from frame ``first`` on."""
+        os.pwrite(self._file.fileno(), np.ascontiguousarray(frames, dtype=np.float32).data,
+                  first * self._frame_bytes)
 
     def bands(self, frames: np.ndarray) -> list[np.ndarray]:
         """The bands over ``frames`` (frame numbers, ascending but for wrapping around the

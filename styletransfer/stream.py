@@ -58,7 +58,7 @@ from .paths import regular_file
 from .segments import SegmentAnalysis
 from .settings import Settings, needs_chroma, needs_pitches
 from .stream_chroma import ChromaStream
-from .stream_render import Rendered, render_nrt_to_file, render_to_file
+from .stream_render import Rendered, render_nrt_to_file, render_to_file, write_behind
 from .styles import prepare_style
 from .transfer import (
     Progress,
@@ -316,7 +316,8 @@ def _feature_pass(reader: SampleReader, grid: GridSettings, blocks: int, exponen
     store = (CoefficientStore(grid, n_channels=reader.n_channels, n_frames=shape.n_frames,
                               exponent=exponent) if keep_coefficients else None)
 
-    def work(block: tuple[int, int]) -> tuple[_Level | None, FrameStats | None]:
+    def work(block: tuple[int, int]
+             ) -> tuple[_Level | None, FrameStats | None, np.ndarray | None]:
         first, end = block
         signal = periodic.take((first - margin) * hop, (end + margin) * hop)
         level = None
@@ -326,23 +327,36 @@ def _feature_pass(reader: SampleReader, grid: GridSettings, blocks: int, exponen
             if level.peak > 2.0**20:
                 loud.set()
         if loud.is_set():
-            return level, None
+            return level, None, None
         bands = block_bands(signal, grid)
-        if store is not None:
-            store.put(first, bands, margin=margin, count=end - first)
-        return level, block_frame_stats(bands, sizes, margin, end - first)
+        packed = None if store is None else store.pack(bands, margin=margin, count=end - first)
+        return level, block_frame_stats(bands, sizes, margin, end - first), packed
 
     stats: FrameStats | None = FrameStats.empty(shape.n_frames, len(sizes))
     total = _Level()
-    try:
-        for (first, _), (level, found) in zip(shape.blocks(), in_order(work, shape.blocks()),
-                                              strict=True):
+
+    def gathered() -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal stats
+        for (first, _), (level, found, packed) in zip(shape.blocks(),
+                                                      in_order(work, shape.blocks()),
+                                                      strict=True):
             if level is not None:
                 total.merge(level)
             if found is None or stats is None:
                 stats = None
             else:
                 stats.put(first, found)
+            if packed is not None:
+                yield first, packed
+
+    def keep(item: tuple[int, np.ndarray]) -> None:
+        if store is not None:
+            store.write(*item)
+
+    try:
+        # the coefficients are written in a thread: a write the system holds back stalls
+        # neither the blocks' transforms nor the gathering
+        write_behind(keep, gathered())
         if exponent == 0:
             exponent = total.finish(name)
             if exponent != 0:

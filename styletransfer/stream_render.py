@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -42,6 +42,8 @@ from .coefficient_store import CoefficientStore
 from .engine_numpy import require_analysis
 from .errors import EngineError, InternalError, ParameterError
 from .plan import RenderPlan
+
+_Block = TypeVar("_Block")
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def render_nrt_to_file(plan: RenderPlan, reader: SampleReader, scratch: Path, *,
     return Rendered(path=scratch, plan=plan, exponent=exponent, blocks=blocks, enveloped=True)
 
 
-def write_behind(write: Callable[[np.ndarray], object], blocks: Iterable[np.ndarray]) -> None:
+def write_behind(write: Callable[[_Block], object], blocks: Iterable[_Block]) -> None:
     """``write(block)`` for every block in order, each in a thread while the next one is
     made (file writes release the GIL, and a write the system holds back stalls no
     computation), one block waiting at most.
