@@ -191,7 +191,12 @@ def test_ctrl_c_frees_and_closes_recording(clips: dict[str, Path]) -> None:
     """SIGINT mid-stream: exit 130, a readable recording, our scsynth and jackd gone."""
     require_scsynth(realtime=True)
     take = clips["dir"] / "take.wav"
-    process = subprocess.Popen([*CLI, "live", str(clips["content"]), "--style",
+    # 16 s of content: still playing when the signal comes, however slowly the server
+    # started on a loaded machine (the 4 s clip could end first)
+    y, sr = sf.read(clips["content"], always_2d=True)
+    content = clips["dir"] / "long.wav"
+    sf.write(content, np.tile(y, (4, 1)), sr, subtype="PCM_16")
+    process = subprocess.Popen([*CLI, "live", str(content), "--style",
                                 str(clips["style"]), "--boot", "--record", str(take)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
