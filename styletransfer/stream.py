@@ -58,7 +58,13 @@ from .paths import regular_file
 from .segments import SegmentAnalysis
 from .settings import Settings, needs_chroma, needs_pitches
 from .stream_chroma import ChromaStream
-from .stream_render import Rendered, render_nrt_to_file, render_to_file, write_behind
+from .stream_render import (
+    Rendered,
+    render_nrt_to_file,
+    render_to_file,
+    room_for_coefficients,
+    write_behind,
+)
 from .styles import prepare_style
 from .transfer import (
     Progress,
@@ -409,10 +415,12 @@ def transfer_blocks(reader: SampleReader, styles: Sequence[tuple[np.ndarray, int
                                  level=level, hop=hop, n_channels=reader.n_channels,
                                  model=model, names=style_names(sources))
         # a timbre rendering by the numpy engine transforms the same blocks again for its
-        # unshifted coefficients: the feature pass keeps them for it
+        # unshifted coefficients: the feature pass keeps them for it, where there is room
+        keep = (engine != "sc" and settings.mode != "mosaic"
+                and room_for_coefficients(reader.n_samples, reader.n_channels))
         found = content_features(reader, grid, blocks=step, chroma=needs_chroma(settings),
                                  octaves=needs_pitches(settings), name=name,
-                                 keep_coefficients=engine != "sc" and settings.mode != "mosaic")
+                                 keep_coefficients=keep)
         store = found.coefficients
         try:
             prepared = style_side.result()

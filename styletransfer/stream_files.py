@@ -26,7 +26,13 @@ from .plan import RenderPlan
 from .segments import SegmentAnalysis
 from .settings import Settings
 from .stream import FileReader, block_frames, check_level, transfer_blocks
-from .stream_render import render_nrt_to_file, render_to_file, scratch_file, write_result
+from .stream_render import (
+    check_room,
+    render_nrt_to_file,
+    render_to_file,
+    scratch_file,
+    write_result,
+)
 from .transfer import Progress, analysis_grid
 
 
@@ -57,6 +63,8 @@ def transfer_file_blocks(content: str | os.PathLike[str],
         blocks = block_frames(reader.sr, analysis_grid(settings, reader.sr)[1], block_seconds)
         targets = [out] if plan_path is None else [out, plan_path]
         with atomic_targets(targets, force=force) as temps:  # both files, or neither
+            check_room(out, n_samples=reader.n_samples, n_channels=reader.n_channels,
+                       subtype=subtype)
             scratch = scratch_file(out)
             try:
                 rendered = transfer_blocks(reader, style_audio, scratch, settings=settings,
@@ -101,6 +109,8 @@ def render_plan_blocks(plan: RenderPlan, content_path: str | os.PathLike[str],
             if isinstance(style_analysis, SegmentAnalysis):  # the frames that were read
                 played = style_analysis.localise(plan)
         with atomic_target(out, force=force) as temp:
+            check_room(out, n_samples=reader.n_samples, n_channels=reader.n_channels,
+                       subtype=subtype)
             scratch = scratch_file(out)
             try:
                 blocks = block_frames(reader.sr, plan.hop, block_seconds)

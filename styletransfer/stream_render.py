@@ -313,6 +313,46 @@ def write_result(rendered: Rendered, reader: SampleReader, path: Path, *, subtyp
     return gain
 
 
+#: Bytes a run leaves free on a disk beyond what it writes there.
+SPARE_BYTES = 64 << 20
+#: Bytes of a sample of each output format (a FLAC's size is not known before it is made).
+_SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}
+
+
+def check_room(target: Path, *, n_samples: int, n_channels: int, subtype: str) -> None:
+    """Raise `ParameterError` unless the folder of ``target`` has room for what a streamed
+    run writes there: its scratch file (four bytes a sample and channel) and, for a WAV,
+    the output; so that a full disk is found before the work, not after it.
+
+    Examples
+    --------
+    >>> check_room(Path("out.wav"), n_samples=44100, n_channels=2, subtype="PCM_24")
+    """
+    folder = target.parent if str(target.parent) else Path(".")
+    output = 0 if target.suffix.lower() == ".flac" else _SAMPLE_BYTES.get(subtype, 4)
+    needed = n_samples * n_channels * (4 + output) + SPARE_BYTES
+    free = audio.shutil.disk_usage(folder).free
+    if free < needed:
+        raise ParameterError(
+            f"{folder}: {free / 1e9:.2f} GB free, but the run writes about "
+            f"{needed / 1e9:.2f} GB there (a scratch file of four bytes a sample, and the "
+            "output): free some space or write the output to another disk")
+
+
+def room_for_coefficients(n_samples: int, n_channels: int) -> bool:
+    """Whether the temporary folder can keep a content's wavelet coefficients (four bytes
+    a sample and channel, `coefficient_store`) with room to spare; where it cannot, the
+    rendering transforms the blocks again.
+
+    Examples
+    --------
+    >>> room_for_coefficients(0, 2)
+    True
+    """
+    needed = n_samples * n_channels * 4 + SPARE_BYTES
+    return bool(audio.shutil.disk_usage(tempfile.gettempdir()).free >= needed)
+
+
 def scratch_file(target: Path) -> Path:
     """An empty scratch file beside ``target``, named as `atomic` names its temporaries."""
     folder = target.parent if str(target.parent) else Path(".")

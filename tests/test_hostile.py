@@ -390,16 +390,21 @@ def test_a_failing_plan_save_leaves_no_audio(clips: dict[str, Path],
 
 def test_disk_full_says_so(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:
-    """libsndfile reports a full disk as "System error": the message says what it is."""
+    """libsndfile reports a disk that filled up during the run as "System error": the
+    message says what it is."""
     import shutil
     from collections import namedtuple
 
+    full: list[bool] = []
+
     def no_room(*args: object, **kwargs: object) -> None:
+        full.append(True)
         raise sf.LibsndfileError(2, "System error")
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(sf.SoundFile, "write", no_room)
-    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9, 0))
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda _: usage(10**12, 10**9, 0 if full else 10**11))
     before = {p.name for p in clips["dir"].iterdir()}
     assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
                  str(clips["dir"] / "out.wav"), "-q"]) == 1
@@ -484,3 +489,63 @@ def test_commands_print_no_warnings(clips: dict[str, Path]) -> None:
         done = cli(args)
         assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
 
+
+
+def _free_space(free: dict[str, int]) -> object:
+    """`shutil.disk_usage` with the free space of some folders set (the others as they are)."""
+    import shutil
+
+    real = shutil.disk_usage
+
+    def usage(path: str | os.PathLike[str]) -> object:
+        found = real(path)
+        folder = str(Path(path).resolve())
+        return type(found)(found.total, found.used, free.get(folder, found.free))
+
+    return usage
+
+
+def test_a_disk_without_room_for_the_run_is_found_before_the_work(
+        clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 and one line naming the folder, before any work; nothing left behind."""
+    import shutil
+
+    out = clips["dir"] / "out.wav"
+    before = {p.name for p in clips["dir"].iterdir()}
+    monkeypatch.setattr(shutil, "disk_usage",
+                        _free_space({str(clips["dir"].resolve()): 1_000_000}))
+    assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
+                 str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and "GB free" in err and str(clips["dir"]) in err, err
+    assert "another disk" in err and not out.exists()
+    assert left_over(clips["dir"], before) == set()
+
+
+def test_without_room_for_the_coefficients_the_blocks_are_transformed_again(
+        clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full temporary folder costs time, not the run: the same output, no store made."""
+    import shutil
+    import tempfile
+
+    from styletransfer import coefficient_store
+
+    kept = clips["dir"] / "kept.wav"
+    assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
+                 str(kept), "--preset", "instrument", "-q"]) == 0
+    made: list[object] = []
+    real_init = coefficient_store.CoefficientStore.__init__
+
+    def counted(self: object, *args: object, **options: object) -> None:
+        made.append(self)
+        real_init(self, *args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(coefficient_store.CoefficientStore, "__init__", counted)
+    monkeypatch.setattr(shutil, "disk_usage",
+                        _free_space({str(Path(tempfile.gettempdir()).resolve()): 1_000}))
+    again = clips["dir"] / "again.wav"
+    assert main(["run", str(clips["content"]), "--style", str(clips["style"]), "-o",
+                 str(again), "--preset", "instrument", "-q"]) == 0
+    assert made == []
+    assert np.array_equal(sf.read(kept)[0], sf.read(again)[0])
